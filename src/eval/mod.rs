@@ -1,0 +1,1 @@
+//! Evaluates a compiled `RuleSet` against one transaction. (Being written: issue #3.)

@@ -1,0 +1,41 @@
+//! spoa-waf: a ModSecurity-compatible web application firewall agent for HAProxy.
+//!
+//! HAProxy offloads each request to this agent over SPOP; the agent evaluates the OWASP Core Rule
+//! Set (or any SecLang configuration) and answers with variables HAProxy turns into a verdict.
+//! See `ARCHITECTURE.md` for the module map and the invariants; in short:
+//!
+//! - [`spop`] is the sans-io protocol codec and connection state machine.
+//! - [`inspect`] is the seam: an engine-neutral request model, [`inspect::Verdict`] and the
+//!   [`inspect::Inspector`] trait the server is generic over.
+//! - `seclang` parses configuration text into an AST; `compile` lowers it into an immutable
+//!   `RuleSet` (Hyperscan databases included); `eval` runs it against one transaction.
+//! - `server` is the only module that does I/O: glommio shards, one per CPU.
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+pub mod corpus;
+pub mod inspect;
+pub mod metrics;
+pub mod spop;
+
+#[cfg(feature = "engine")]
+pub mod adapter;
+#[cfg(feature = "engine")]
+pub mod body;
+#[cfg(feature = "engine")]
+pub mod cmd;
+#[cfg(feature = "engine")]
+pub mod compile;
+#[cfg(feature = "engine")]
+pub mod engine;
+#[cfg(feature = "engine")]
+pub mod eval;
+#[cfg(feature = "engine")]
+pub mod matcher;
+#[cfg(feature = "engine")]
+pub mod ops;
+#[cfg(feature = "engine")]
+pub mod seclang;
+#[cfg(feature = "engine")]
+pub mod server;
+#[cfg(feature = "engine")]
+pub mod transform;

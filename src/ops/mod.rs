@@ -1,0 +1,2 @@
+//! Pure operator primitives (`@pm` phrases, `@within`, `@validate*`, `@ipMatch`, libinjection).
+//! (Being written: issue #3.)

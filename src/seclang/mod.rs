@@ -1,0 +1,1 @@
+//! SecLang text → AST with file:line diagnostics. Knows nothing of Hyperscan. (Being written: issue #3.)

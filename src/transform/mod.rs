@@ -1,0 +1,1 @@
+//! SecLang transformations (`t:`) as pure byte functions. (Being written: issue #3.)
