@@ -1,1 +1,4 @@
 //! The single integration-test binary: one `mod` per area.
+
+mod crs;
+mod engine;
