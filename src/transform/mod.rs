@@ -6,9 +6,9 @@
 //! were measured against Debian's libmodsecurity3 3.0.9; see `tests/data/transform/`), and every
 //! function is byte-oriented: input is never assumed to be UTF-8.
 //!
-//! Refuses: `none` (the parser handles it), state (no transformation reads a transaction,
-//! except that ModSecurity's `urlDecodeUni` can consult `SecUnicodeMapFile`; we implement the
-//! no-map behaviour, the only one CRS test setups exercise), and panics on any input.
+//! Refuses: `none` (the parser handles it), hidden state (the one configurable input, the
+//! `SecUnicodeMapFile` table of `urlDecodeUni`, is passed explicitly to
+//! [`Transformation::apply_with_map`]), and panics on any input.
 
 mod base64_decode;
 mod base64_decode_ext;
@@ -48,6 +48,8 @@ mod utf8_to_unicode;
 
 #[cfg(test)]
 mod vectors;
+
+pub use url_decode_uni::UnicodeMap;
 
 /// One SecLang transformation. The discriminant order is the SecLang name order, so a chain can
 /// be stored as a compact `Vec<Transformation>` and compared or hashed cheaply.
@@ -265,6 +267,21 @@ impl Transformation {
         }
         // One memcmp is cheaper and less error-prone than tracking changes in every decoder.
         out.as_slice() != input
+    }
+}
+
+impl Transformation {
+    /// [`Transformation::apply`] with the `SecUnicodeMapFile` table in effect (it only changes
+    /// `urlDecodeUni`); `None` is the same as `apply`.
+    pub fn apply_with_map(self, input: &[u8], out: &mut Vec<u8>, map: Option<&UnicodeMap>) -> bool {
+        match (self, map) {
+            (Self::UrlDecodeUni, Some(m)) => {
+                out.clear();
+                url_decode_uni::decode(input, out, Some(m));
+                out.as_slice() != input
+            }
+            _ => self.apply(input, out),
+        }
     }
 }
 

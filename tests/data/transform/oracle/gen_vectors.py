@@ -135,6 +135,33 @@ def main():
         with open(os.path.join(OUT_DIR, f"{name}.json"), "w") as f:
             json.dump({"transformation": name, "cases": cases}, f, indent=0)
             f.write("\n")
+    mapped_url_decode_uni(oracle, rng)
+
+
+def mapped_url_decode_uni(oracle, rng):
+    """urlDecodeUni with SecUnicodeMapFile (code page 20127, ModSecurity's unicode.mapping
+    section kept in unicode-20127.mapping): every mapped code point plus random escapes."""
+    map_file = os.path.join(OUT_DIR, "unicode-20127.mapping")
+    conf = "/tmp/tfm-oracle-umap.conf"
+    with open(conf, "w") as f:
+        f.write(f"SecUnicodeMapFile {map_file} 20127\n")
+    codes = []
+    for tok in open(map_file).read().split():
+        if ":" in tok:
+            codes.append(tok.split(":")[0])
+    inputs = [f"%u{c}" for c in codes] + [f"a%u{c.upper()}b" for c in codes[:50]]
+    inputs += ["%u3002", "%uff61", "%uFF0E", "%u002e", "%uff01", "%u0041", "%u1234", "%u00zz"]
+    inputs += token_cases(rng, ["%u", "%u00", "%uff", "%u02", "e9", "bc", "41", "5e", "x", "%"], 200)
+    inputs = list(dict.fromkeys(inputs))
+    req = "".join(f"urlDecodeUni\t{s.encode('latin-1').hex()}\n" for s in inputs)
+    res = subprocess.run([oracle, conf], input=req.encode(), capture_output=True, check=True)
+    outs = res.stdout.decode().split("\n")
+    cases = [{"in": s, "out": bytes.fromhex(o).decode("latin-1")} for s, o in zip(inputs, outs)]
+    with open(os.path.join(OUT_DIR, "urlDecodeUni.map20127.json"), "w") as f:
+        json.dump({"transformation": "urlDecodeUni",
+                   "unicode_map": {"file": "unicode-20127.mapping", "code_page": 20127},
+                   "cases": cases}, f, indent=0)
+        f.write("\n")
 
 
 if __name__ == "__main__":
