@@ -12,3 +12,6 @@ pub mod ip_match;
 pub mod libinjection;
 pub mod validate;
 pub mod within;
+
+#[cfg(test)]
+mod vectors;
