@@ -19,6 +19,9 @@ struct File {
     cases: Vec<Case>,
 }
 
+/// An operator under test: input → does it match.
+type Op = Box<dyn Fn(&[u8]) -> bool>;
+
 fn bytes(s: &str) -> Vec<u8> {
     s.chars()
         .map(|c| u8::try_from(u32::from(c)).expect("vector chars must be U+0000..U+00FF"))
@@ -38,7 +41,7 @@ fn libmodsecurity_operator_vectors() {
     for path in &files {
         let file: File = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
             .expect("valid vector file");
-        let op: Box<dyn Fn(&[u8]) -> bool> = match file.operator.as_str() {
+        let op: Op = match file.operator.as_str() {
             "validateUtf8Encoding" => Box::new(super::validate::utf8_encoding_invalid),
             "validateUrlEncoding" => Box::new(super::validate::url_encoding_invalid),
             "validateByteRange" => {
