@@ -17,7 +17,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT_DIR = os.path.dirname(HERE)
+# Overridable for one-off large differential runs: SCALE=50 OUT_DIR=/tmp/tv gen_vectors.py
+OUT_DIR = os.environ.get("OUT_DIR", os.path.dirname(HERE))
+SCALE = int(os.environ.get("SCALE", "1"))
 
 HEX = "0123456789abcdefABCDEF"
 WS = " \t\n\r\x0b\x0c"
@@ -125,8 +127,9 @@ def main():
     oracle = sys.argv[1] if len(sys.argv) > 1 else "/tmp/tfm-oracle"
     rng = random.Random(20261124)
     for name, (msc_name, alphabet, hand) in sorted(T.items()):
-        extra = token_cases(rng, TOKENS[name], 200) if name in TOKENS else []
-        inputs = list(dict.fromkeys(hand + random_cases(rng, alphabet, 300 if alphabet else 60) + extra))
+        extra = token_cases(rng, TOKENS[name], 200 * SCALE) if name in TOKENS else []
+        n_random = (300 if alphabet else 60) * SCALE
+        inputs = list(dict.fromkeys(hand + random_cases(rng, alphabet, n_random) + extra))
         req = "".join(f"{msc_name or name}\t{s.encode('latin-1').hex()}\n" for s in inputs)
         res = subprocess.run([oracle], input=req.encode(), capture_output=True, check=True)
         outs = res.stdout.decode().split("\n")
@@ -141,7 +144,7 @@ def main():
 def mapped_url_decode_uni(oracle, rng):
     """urlDecodeUni with SecUnicodeMapFile (code page 20127, ModSecurity's unicode.mapping
     section kept in unicode-20127.mapping): every mapped code point plus random escapes."""
-    map_file = os.path.join(OUT_DIR, "unicode-20127.mapping")
+    map_file = os.path.join(os.path.dirname(HERE), "unicode-20127.mapping")
     conf = "/tmp/tfm-oracle-umap.conf"
     with open(conf, "w") as f:
         f.write(f"SecUnicodeMapFile {map_file} 20127\n")
