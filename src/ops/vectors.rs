@@ -52,6 +52,17 @@ fn libmodsecurity_operator_vectors() {
                 let p = file.param.clone().into_bytes();
                 Box::new(move |v| super::within::within(v, &p))
             }
+            "eq" | "ge" | "gt" | "le" | "lt" => {
+                let p = file.param.clone().into_bytes();
+                let f = match file.operator.as_str() {
+                    "eq" => super::compare::eq,
+                    "ge" => super::compare::ge,
+                    "gt" => super::compare::gt,
+                    "le" => super::compare::le,
+                    _ => super::compare::lt,
+                };
+                Box::new(move |v| f(v, &p))
+            }
             "ipMatch" => {
                 let m = super::ip_match::IpMatcher::parse(&file.param).expect("valid list");
                 Box::new(move |v| m.matches(v))

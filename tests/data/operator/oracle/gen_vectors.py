@@ -74,6 +74,12 @@ SPECS = [
     ("validateByteRange", "9,10,13,32-126", "range-printable", None),
     ("validateByteRange", "38,44-46,48-58,61,65-90,95,97-122", "range-crs-920272", "&,-.09:=AZ_az !~\x00\x7f"),
     ("within", "|GET| |HEAD| |POST| |OPTIONS|", "within-methods", "|GETHADPOSTIN "),
+    ("eq", "0", "eq-0", "0123-+ 9a\t\x00"),
+    ("eq", "-12", "eq-minus-12", "0123-+ 9a\t\x00"),
+    ("ge", "5", "ge-5", "0156-+ 9a\t\x00"),
+    ("gt", "2147483647", "gt-int-max", "0123456789-+ a"),
+    ("lt", "-3", "lt-minus-3", "0123-+ 9a\t"),
+    ("le", "0", "le-0", "01-+ 9a"),
     ("ipMatch", "127.0.0.1,::1,10.0.0.0/8,192.168.1.0/24,2001:db8::/32", "ipmatch", "ip"),
 ]
 
@@ -82,7 +88,12 @@ def main():
     oracle = sys.argv[1] if len(sys.argv) > 1 else "/tmp/op-oracle"
     rng = random.Random(20261124)
     for op, param, fname, alphabet in SPECS:
-        if alphabet == "ip":
+        if op in ("eq", "ge", "gt", "lt", "le"):
+            inputs = rand_bytes(rng, alphabet, 400) + [
+                "2147483647", "2147483648", "-2147483648", "-2147483649", "99999999999999999999",
+                "-99999999999999999999", "9223372036854775807", "9223372036854775808", " 5", "+5", "5x",
+                "", "\x00", "- 5", "0x10", "1e3", "\x0b12", "00005", "4.9"]
+        elif alphabet == "ip":
             inputs = ips(rng, 400)
         elif fname == "utf8":
             inputs = rand_bytes(rng, alphabet, 300) + utf8_cases(rng, 400)
