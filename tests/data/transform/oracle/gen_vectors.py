@@ -54,7 +54,7 @@ T = {
         "\\", "\\0", "\\400", "\\3777", "\\uff5f", "\\uFF00", "\\08"]),
     "length": (None, None, ["", "a", "\xc3\xa9", "x" * 1000]),
     "lowercase": (None, None, ["AbC\xc4\xd6Z", ""]),
-    "md5": (None, None, ["", "abc", "\x00"]),
+    "md5": (None, None, ["", "abc", "\x00", "x" * 55, "x" * 56, "x" * 64, "y" * 119, "z" * 1000]),
     "normalizePath": ("normalizePath", "/.\\ab", [
         "/a/b/../c/./d//e", "/../../etc/passwd", "a/../../b", "./a/", "a\\..\\b", "/", "//", ".",
         "..", "../", "/..", "/.", "a/.", "a/..", "/a/b/..", "a//b/", "./", "/./", "", "...", "a/./../b",
@@ -72,7 +72,7 @@ T = {
     "removeWhitespace": (None, "ab" + WS + "\xa0\xc2\xc3\x00", [" a\tb\x0bc\xc2\xa0d\xc3\xa9"]),
     "replaceComments": (None, "/*ab ", ["a/*x*/b*/c/*d", "/*", "*/", "/*/", "a/**/b"]),
     "replaceNulls": (None, "a\x00b", ["a\x00b\x00"]),
-    "sha1": (None, None, ["", "abc", "\x00\xff"]),
+    "sha1": (None, None, ["", "abc", "\x00\xff", "x" * 55, "x" * 56, "x" * 64, "y" * 119, "z" * 1000]),
     "sqlHexDecode": (None, "0xX" + HEX + "gz \x00", [
         "a", "ab", "abc", "0x41", "0x41b", "x0x414", "0x4", "0x", "00x4142", "0X4142", "0x41\x0042",
         "select 0x414243 from", "", "0", "0x0041"]),
@@ -114,7 +114,7 @@ def token_cases(rng, tokens, n):
 def random_cases(rng, alphabet, n):
     cases = []
     for _ in range(n):
-        size = rng.choice([1, 2, 3, 4, 5, 6, 8, 12, 20, 40])
+        size = rng.choice([1, 2, 3, 4, 5, 6, 8, 12, 20, 40, 65, 130])
         if alphabet is None or rng.random() < 0.15:
             s = "".join(chr(rng.randrange(256)) for _ in range(size))
         else:
