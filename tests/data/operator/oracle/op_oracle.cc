@@ -1,5 +1,6 @@
 // Operator oracle: does one libmodsecurity3 operator match a value?
-// Usage: op_oracle '<operator and argument, e.g. @validateByteRange 1-255>'
+// Usage: op_oracle '<operator and argument, e.g. @validateByteRange 1-255>' [',t:xyz,…']
+// (the optional second argument is appended to the rule's actions).
 // Reads hex values on stdin, one per line; prints 1 (rule matched) or 0 per line.
 // The value travels as the raw request header X-V, so no decoding touches it.
 #include <modsecurity/modsecurity.h>
@@ -28,7 +29,8 @@ int main(int argc, char **argv) {
   std::string op = argv[1];
   std::string esc;
   for (char c : op) { if (c == '"' || c == '\\') esc.push_back('\\'); esc.push_back(c); }
-  std::string conf = "SecRuleEngine On\nSecRule REQUEST_HEADERS:X-V \"" + esc + "\" \"id:1,phase:1,log,pass\"\n";
+  std::string extra = argc > 2 ? argv[2] : "";
+  std::string conf = "SecRuleEngine On\nSecRule REQUEST_HEADERS:X-V \"" + esc + "\" \"id:1,phase:1,log,pass" + extra + "\"\n";
   const char *err = nullptr;
   if (msc_rules_add(rules, conf.c_str(), &err) < 0) { std::cerr << "rules: " << (err ? err : "?") << "\n"; return 1; }
   std::string line;
