@@ -332,6 +332,21 @@ fn copy_plain(input: &[u8], i: usize, out: &mut Vec<u8>, special: impl Fn(u8) ->
     i + n
 }
 
+/// The URL decoders' plain runs: everything up to the next `%`, with `+` turned into a space
+/// on the way (cheaper than stopping at every `+` of a form value). Returns the `%` index.
+#[inline]
+fn copy_plus_to_space(input: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    let rest = input.get(i..).unwrap_or_default();
+    let n = rest.iter().position(|&b| b == b'%').unwrap_or(rest.len());
+    let run = rest.get(..n).unwrap_or_default();
+    if run.contains(&b'+') {
+        out.extend(run.iter().map(|&b| if b == b'+' { b' ' } else { b }));
+    } else {
+        out.extend_from_slice(run);
+    }
+    i + n
+}
+
 /// Lowercase hex digits, as ModSecurity's `c2x` writes them.
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
