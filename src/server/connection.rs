@@ -37,8 +37,7 @@ impl Sink for LogSink<'_> {
     fn error(&mut self, err: AdapterError, message: &str, stream_id: u64, frame_id: u64) {
         log!(
             Level::Warn,
-            "{} from {} (message {message:?}, stream {stream_id} frame {frame_id}): answered with an error value",
-            err,
+            "{}: message {message:?} (stream {stream_id} frame {frame_id}): {err}; answered with an error value",
             self.peer
         );
     }

@@ -198,3 +198,112 @@ fn several_messages_in_one_notify_are_each_answered() {
     assert_eq!(v[0], ("code".to_string(), "403".to_string()));
     assert_eq!(var(&v, "action"), Some("pass"));
 }
+
+fn capture(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("tests/data/spop").join(name)).unwrap()
+}
+
+/// Runs a capture through a session; returns the NOTIFY's ids and messages' decoded requests.
+fn decode_capture(bytes: &[u8]) -> Vec<(Metadata, spoa_waf::inspect::HttpRequest<'_>)> {
+    let mut session = spop::Session::new(spop::SessionConfig::default());
+    let mut out = BytesMut::new();
+    let mut pos = 0;
+    let mut reqs = Vec::new();
+    while let Some((step, n)) = session.next_step(&bytes[pos..], &mut out) {
+        if let spop::Step::Notify(notify) = step {
+            for m in notify.messages {
+                let m = m.unwrap();
+                let req = match m.name {
+                    b"check-request" => spoa_waf::adapter::classic::parse_request(&m),
+                    b"coraza-req" => spoa_waf::adapter::coraza::parse_request(&m),
+                    other => panic!("unexpected message {other:?}"),
+                };
+                reqs.push((notify.meta, req.unwrap()));
+            }
+        } else {
+            assert!(matches!(step, spop::Step::Continue), "{step:?}");
+        }
+        pos += n;
+    }
+    assert_eq!(pos, bytes.len(), "the capture decodes completely");
+    reqs
+}
+
+fn headers(req: &spoa_waf::inspect::HttpRequest<'_>) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    assert!(req.headers.for_each(|n, val| {
+        v.push((
+            String::from_utf8_lossy(n).into_owned(),
+            String::from_utf8_lossy(val).into_owned(),
+        ))
+    }));
+    v
+}
+
+#[test]
+fn real_haproxy_captures_decode_in_both_dialects() {
+    for dialect in ["classic", "coraza"] {
+        let get = capture(&format!("haproxy-2.6-{dialect}-get.bin"));
+        let reqs = decode_capture(&get);
+        assert_eq!(reqs.len(), 1);
+        let (meta, r) = &reqs[0];
+        assert_eq!(meta.frame_id, 1);
+        assert_eq!(
+            (r.method, r.path, r.query, r.version),
+            (
+                &b"GET"[..],
+                &b"/index.html"[..],
+                Some(&b"q=hello&x=%2Fetc"[..]),
+                &b"1.1"[..]
+            )
+        );
+        let h = headers(r);
+        assert!(
+            h.contains(&("user-agent".into(), "curl/7.88.1".into())),
+            "{h:?}"
+        );
+        assert!(h.contains(&("x-test".into(), "1".into())), "{h:?}");
+        assert!(r.body.is_empty());
+        if dialect == "classic" {
+            // No unique-id-format in classic mode: NULL; HAProxy 2.6 stream ids may be 0.
+            assert_eq!(r.unique_id, None);
+            assert!(r.client.is_none());
+        } else {
+            assert_eq!(r.unique_id.map(<[u8]>::len), Some(36), "uuid()");
+            assert_eq!(r.client.map(|c| c.0), Some("127.0.0.1".parse().unwrap()));
+            assert!(r.server.is_some_and(|s| s.1 > 0));
+        }
+        let post = capture(&format!("haproxy-2.6-{dialect}-post.bin"));
+        let reqs = decode_capture(&post);
+        let (_, r) = &reqs[0];
+        assert_eq!(
+            (r.method, r.path, r.query, r.body),
+            (&b"POST"[..], &b"/form"[..], None, &b"a=1&b=2"[..])
+        );
+        assert!(headers(r).contains(&(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into()
+        )));
+    }
+}
+
+#[test]
+fn real_haproxy_captures_replayed_to_the_agent_get_acks() {
+    let agent = start_agent(1, |_| {});
+    for (file, var_name, want) in [
+        ("haproxy-2.6-classic-get.bin", "code", "0"),
+        ("haproxy-2.6-classic-post.bin", "code", "0"),
+        ("haproxy-2.6-coraza-get.bin", "action", "pass"),
+        ("haproxy-2.6-coraza-post.bin", "fail", "0"),
+    ] {
+        let bytes = capture(file);
+        let expected = decode_capture(&bytes)[0].0;
+        let mut c = SpopClient::connect(agent.local_addr());
+        c.send(&bytes);
+        assert_eq!(c.read_frame().unwrap().ftype, FrameType::AgentHello);
+        let ack = c.read_frame().unwrap();
+        assert_eq!(ack.ftype, FrameType::Ack);
+        assert_eq!(ack.meta, expected, "{file}");
+        assert_eq!(var(&ack_vars(&ack.payload), var_name), Some(want), "{file}");
+    }
+}

@@ -24,93 +24,34 @@ enum Mode {
     CorazaLegacy,
 }
 
-/// The SPOE file of `modsecurity.tmpl` with HAProxy Ingress defaults.
-fn spoe_conf(mode: Mode) -> String {
-    let (message, prefix, args) = match mode {
-        Mode::Classic => ("check-request", "modsec", "unique-id method path query req.ver req.hdrs_bin req.body_size req.body"),
-        Mode::Coraza | Mode::CorazaLegacy => (
-            "coraza-req",
-            "coraza",
-            "app=hdr(host) id=unique-id src-ip=src src-port=src_port dst-ip=dst dst-port=dst_port method=method path=path query=query version=req.ver headers=req.hdrs body=req.body",
-        ),
-    };
-    format!(
-        "[modsecurity]
-spoe-agent modsecurity-agent
-    messages     {message}
-    option       var-prefix  {prefix}
-    timeout      hello       100ms
-    timeout      idle        30s
-    timeout      processing  1s
-    use-backend  spoe-modsecurity
-    log          global
-    option       dontlog-normal
-spoe-message {message}
-    args   {args}
-    event  on-backend-http-request
-"
-    )
+impl Mode {
+    fn files(self) -> (&'static str, &'static str) {
+        match self {
+            Mode::Classic => ("spoe-modsecurity.classic.conf", "deny.classic.cfg"),
+            Mode::Coraza => ("spoe-modsecurity.coraza.conf", "deny.coraza.cfg"),
+            Mode::CorazaLegacy => ("spoe-modsecurity.coraza.conf", "deny.coraza-legacy.cfg"),
+        }
+    }
 }
 
-/// haproxy.cfg: the HAProxy Ingress parts (filter, deny rules, agent backend) around a test
-/// frontend, a 200 backend and a health-check backend.
+fn data(name: &str) -> String {
+    let p = repo_root().join("tests/data/haproxy").join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// haproxy.cfg from `tests/data/haproxy/haproxy.cfg.in` for `mode`.
 fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: SocketAddr) -> String {
-    let deny = match mode {
-        Mode::Classic => "    http-request deny if { var(txn.modsec.code) -m int gt 0 }\n".to_string(),
-        Mode::Coraza => "    http-request  redirect code 302 location %[var(txn.coraza.data)] if { var(txn.coraza.action) -m str redirect }
-    http-response redirect code 302 location %[var(txn.coraza.data)] if { var(txn.coraza.action) -m str redirect }
-    http-request  deny deny_status 403 hdr waf-block \"request\"  if { var(txn.coraza.action) -m str deny }
-    http-response deny deny_status 403 hdr waf-block \"response\" if { var(txn.coraza.action) -m str deny }
-    http-request  silent-drop if { var(txn.coraza.action) -m str drop }
-    http-response silent-drop if { var(txn.coraza.action) -m str drop }
-    http-request  deny deny_status 504 if { var(txn.coraza.error) -m int gt 0 }
-    http-response deny deny_status 504 if { var(txn.coraza.error) -m int gt 0 }
-"
-        .to_string(),
-        Mode::CorazaLegacy => "    http-request deny deny_status 504 if { var(txn.coraza.error) -m int gt 0 }
-    http-request deny if !{ var(txn.coraza.fail) -m int eq 0 }
-"
-        .to_string(),
-    };
     let unique_id = if mode == Mode::Classic {
         ""
     } else {
-        "    unique-id-format        %[uuid()]\n"
+        "    unique-id-format        %[uuid()]"
     };
-    let dir = dir.display();
-    format!(
-        "global
-    log stderr format raw local0 info
-    stats socket {dir}/stats.sock mode 600 level admin
-
-defaults
-    log global
-    mode http
-    option httplog
-    timeout connect 5s
-    timeout client  30s
-    timeout server  30s
-{unique_id}
-frontend fe
-    bind 127.0.0.1:{http_port}
-    default_backend app
-
-backend app
-    filter spoe engine modsecurity config {dir}/spoe-modsecurity.conf
-{deny}    http-request return status 200 content-type text/plain string ok
-
-backend spoe-modsecurity
-    mode tcp
-    timeout connect 5s
-    timeout server  5s
-    server modsec-spoa0 {agent}
-
-backend spoe-check
-    mode tcp
-    option spop-check
-    server agent-check {agent} check inter 200ms
-"
-    )
+    data("haproxy.cfg.in")
+        .replace("@DENY@", data(mode.files().1).trim_end())
+        .replace("@UNIQUE_ID@", unique_id)
+        .replace("@DIR@", &dir.display().to_string())
+        .replace("@HTTP_PORT@", &http_port.to_string())
+        .replace("@AGENT@", &agent.to_string())
 }
 
 /// A running HAProxy, killed on drop; its stderr (logs) collected.
@@ -125,7 +66,7 @@ impl Haproxy {
     fn start(mode: Mode, agent: SocketAddr) -> Haproxy {
         let dir = temp_dir("haproxy");
         let port = free_port();
-        std::fs::write(dir.join("spoe-modsecurity.conf"), spoe_conf(mode)).unwrap();
+        std::fs::write(dir.join("spoe-modsecurity.conf"), data(mode.files().0)).unwrap();
         let cfg = dir.join("haproxy.cfg");
         std::fs::write(&cfg, haproxy_cfg(mode, &dir, port, agent)).unwrap();
         let check = Command::new(HAPROXY)
