@@ -218,6 +218,14 @@ impl Server {
     /// # Errors
     /// [`StartError`] with an operator-facing fix for each failure.
     pub fn start<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Server, StartError> {
+        Self::start_with_flag(cfg, inspector, Arc::new(AtomicBool::new(false)))
+    }
+
+    fn start_with_flag<I: Inspector>(
+        cfg: ServerConfig,
+        inspector: Arc<I>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Server, StartError> {
         cfg.validate()?;
         if let Some(have) = memlock_limit() {
             let need = (cfg.shards as u64 * MEMLOCK_PER_SHARD).max(MEMLOCK_MIN);
@@ -226,7 +234,6 @@ impl Server {
             }
         }
         let listen = preflight_bind(cfg.listen)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let (stats_tx, stats_rx) = crossbeam::channel::unbounded();
         let reporter = spawn_reporter(stats_rx, cfg.stats_interval, |s| log!(Level::Info, "{s}"))
             .map_err(|e| StartError::Shard(0, format!("stats thread: {e}")))?;
@@ -349,21 +356,22 @@ fn preflight_bind(addr: SocketAddr) -> Result<SocketAddr, StartError> {
     listener.local_addr().map_err(|e| StartError::Bind(addr, e))
 }
 
-/// Starts the server, stops it on SIGTERM/SIGINT (a second signal exits at once), waits, and
+/// Starts the server, stops it on SIGTERM/SIGINT (a second SIGINT exits at once), waits, and
 /// returns the merged statistics.
 ///
 /// # Errors
 /// [`StartError`] when start-up fails.
 pub fn run<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Summary, StartError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let server = Server::start(cfg, inspector)?;
-    let flag = server.stop.clone();
-    for sig in [SIGTERM, SIGINT] {
-        // Order matters: the conditional shutdown sees the flag set by the first signal.
-        signal_hook::flag::register_conditional_shutdown(sig, 1, flag.clone())
-            .and_then(|_| signal_hook::flag::register(sig, flag.clone()))
-            .map_err(|e| StartError::Shard(0, format!("cannot install signal handlers: {e}")))?;
-    }
+    let flag = Arc::new(AtomicBool::new(false));
+    // Installed before the first shard accepts, so no signal finds the default action.
+    // SIGTERM drains, however often it comes (`timeout(1)` and some supervisors send it to the
+    // process and again to its group). A second SIGINT (Ctrl-C twice) exits at once.
+    signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())
+        .and_then(|_| signal_hook::flag::register(SIGINT, flag.clone()))
+        .and_then(|_| signal_hook::flag::register(SIGTERM, flag.clone()))
+        .map_err(|e| StartError::Shard(0, format!("cannot install signal handlers: {e}")))?;
+    let server = Server::start_with_flag(cfg, inspector, flag)?;
     let summary = server.wait();
     log!(Level::Info, "stopped");
     Ok(summary)

@@ -311,3 +311,48 @@ fn start_up_errors_say_how_to_fix_them() {
     let e = StartError::IoUringRefused(std::io::Error::from_raw_os_error(1));
     assert!(e.to_string().contains("seccomp"));
 }
+
+/// The real binary drains on SIGTERM: AGENT-DISCONNECT 0 to open connections, exit status 0.
+#[test]
+fn binary_drains_on_sigterm_and_exits_0() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spoa-waf"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--shards",
+            "1",
+            "--rules",
+        ])
+        .arg(repo_root().join("tests/data/rules/seed.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start spoa-waf");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let pid = child.id().to_string();
+    let mut guard = KillOnDrop(child);
+    // Its own log line says when it listens (no sleeping).
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"));
+    assert!(listening.is_some(), "agent did not start");
+    let mut c = SpopClient::connect(([127, 0, 0, 1], port).into());
+    c.hello(16380);
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(
+        disconnect_status(&c.read_frame().expect("DISCONNECT on SIGTERM")),
+        0
+    );
+    assert!(c.closed());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("stats (total)")), "{rest:?}");
+    let exit = guard.0.wait().unwrap();
+    assert_eq!(exit.code(), Some(0), "{rest:?}");
+}
