@@ -15,7 +15,7 @@ use glommio::net::TcpStream;
 use crate::adapter::{AdapterError, Sink};
 use crate::inspect::Inspector;
 use crate::metrics::{ErrorKind, ShardMetrics};
-use crate::spop::{CloseReason, Session, SessionConfig, Step};
+use crate::spop::{CloseReason, Session, SessionConfig, State, Step};
 
 use super::log::{log, Level};
 use super::shard::{race, Either, Shard};
@@ -24,6 +24,12 @@ use super::shard::{race, Either, Shard};
 const INITIAL_BUF: usize = 16 << 10;
 /// Compact or grow when less than this is free at the tail.
 const MIN_READ: usize = 4 << 10;
+
+/// Why a read was interrupted.
+enum Interrupt {
+    Shutdown,
+    HelloTimeout,
+}
 
 struct LogSink<'a> {
     peer: &'a str,
@@ -55,9 +61,29 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
     let mut buf = vec![0u8; INITIAL_BUF];
     let (mut start, mut end) = (0usize, 0usize);
     let mut out = BytesMut::with_capacity(4 << 10);
+    let opened = Instant::now();
     loop {
         make_room(&mut buf, &mut start, &mut end, session.max_frame_size());
-        let n = match race(stream.read(&mut buf[end..]), shard.stopped()).await {
+        let hello_deadline =
+            (session.state() == State::AwaitHello).then(|| opened + shard.hello_timeout);
+        let interrupt = async {
+            match hello_deadline {
+                Some(at) => match race(
+                    shard.stopped(),
+                    glommio::timer::sleep(at.saturating_duration_since(Instant::now())),
+                )
+                .await
+                {
+                    Either::Left(()) => Interrupt::Shutdown,
+                    Either::Right(()) => Interrupt::HelloTimeout,
+                },
+                None => {
+                    shard.stopped().await;
+                    Interrupt::Shutdown
+                }
+            }
+        };
+        let n = match race(stream.read(&mut buf[end..]), interrupt).await {
             Either::Left(Ok(0)) => return, // peer closed
             Either::Left(Ok(n)) => n,
             Either::Left(Err(e)) => {
@@ -65,11 +91,15 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
                 log!(Level::Warn, "read from {peer} failed: {e}");
                 return;
             }
-            Either::Right(()) => {
+            Either::Right(why) => {
                 // Everything read so far has been answered; say goodbye.
-                if let Step::Close(_) = session.shutdown(&mut out) {
+                let step = match why {
+                    Interrupt::Shutdown => session.shutdown(&mut out),
+                    Interrupt::HelloTimeout => session.hello_timeout(&mut out),
+                };
+                if let Step::Close(reason) = step {
                     if !out.is_empty() {
-                        shard.metrics.borrow_mut().counters.disconnects_sent += 1;
+                        on_close(reason, &peer, &mut shard.metrics.borrow_mut());
                     }
                 }
                 let _ = stream.write_all(&out).await;
@@ -98,7 +128,9 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
                     count_notify(&mut m, &outcome);
                 }
                 Step::Close(reason) => {
-                    on_close(reason, &peer, &mut shard.metrics.borrow_mut());
+                    let mut m = shard.metrics.borrow_mut();
+                    m.counters.frames += 1;
+                    on_close(reason, &peer, &mut m);
                     closing = true;
                 }
             }
@@ -136,8 +168,8 @@ fn count_notify(m: &mut ShardMetrics, o: &crate::adapter::Outcome) {
     c.errors[ErrorKind::Internal as usize] += u64::from(o.errors[2]);
 }
 
+/// Counts (and for errors logs) how a session ended.
 fn on_close(reason: CloseReason, peer: &str, m: &mut ShardMetrics) {
-    m.counters.frames += 1;
     match reason {
         CloseReason::HealthCheck => m.counters.healthchecks += 1,
         CloseReason::PeerDisconnect { .. } => {
@@ -155,7 +187,15 @@ fn on_close(reason: CloseReason, peer: &str, m: &mut ShardMetrics) {
                 error.status()
             );
         }
-        CloseReason::Shutdown => {}
+        CloseReason::Shutdown => m.counters.disconnects_sent += 1,
+        CloseReason::HelloTimeout => {
+            m.error(ErrorKind::Protocol);
+            m.counters.disconnects_sent += 1;
+            log!(
+                Level::Warn,
+                "no HAPROXY-HELLO from {peer} in time; sent AGENT-DISCONNECT 2 (timeout)"
+            );
+        }
     }
 }
 

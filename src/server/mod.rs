@@ -29,6 +29,8 @@ use self::log::{log, Level};
 /// Largest max-frame-size we accept in configuration (16 MiB): HAProxy's `tune.bufsize`
 /// decides the real size; big bodies need big frames.
 pub const MAX_FRAME_SIZE_LIMIT: u32 = 16 << 20;
+/// Default HELLO timeout (HAProxy Ingress's own `timeout hello` is 100 ms).
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default connections per shard.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// io_uring registered-buffer memory per shard. We do network I/O only, so glommio's 10 MiB
@@ -56,6 +58,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How often merged statistics are logged.
     pub stats_interval: Duration,
+    /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
+    /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
+    pub hello_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -69,6 +74,7 @@ impl ServerConfig {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             stats_interval: Duration::from_secs(60),
+            hello_timeout: DEFAULT_HELLO_TIMEOUT,
         }
     }
 
@@ -88,6 +94,9 @@ impl ServerConfig {
         }
         if matches!(&self.cpus, Some(c) if c.is_empty()) {
             return bad("--cpus must name at least one CPU".into());
+        }
+        if self.hello_timeout.is_zero() {
+            return bad("hello timeout must be positive".into());
         }
         if self.stats_interval.is_zero() {
             return bad("--stats-interval must be positive".into());
@@ -251,6 +260,7 @@ impl Server {
                 cpu: cfg.cpus.as_ref().and_then(|c| c.get(n % c.len()).copied()),
                 max_frame_size: cfg.max_frame_size,
                 max_connections: cfg.max_connections,
+                hello_timeout: cfg.hello_timeout,
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),

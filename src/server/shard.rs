@@ -39,6 +39,7 @@ pub(crate) struct ShardParams {
     pub cpu: Option<usize>,
     pub max_frame_size: u32,
     pub max_connections: usize,
+    pub hello_timeout: Duration,
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
@@ -48,6 +49,7 @@ pub(crate) struct ShardParams {
 pub(crate) struct Shard<I: Inspector> {
     pub index: usize,
     pub max_frame_size: u32,
+    pub hello_timeout: Duration,
     pub adapter: RefCell<Adapter<I>>,
     pub metrics: RefCell<ShardMetrics>,
     /// Zero permits; closed on shutdown, which wakes every `stopped()` waiter.
@@ -126,6 +128,7 @@ pub(crate) fn run_shard<I: Inspector>(
         let shard = Rc::new(Shard {
             index: p.index,
             max_frame_size: p.max_frame_size,
+            hello_timeout: p.hello_timeout,
             adapter: RefCell::new(Adapter::new(inspector)),
             metrics: RefCell::new(ShardMetrics::default()),
             shutdown: Semaphore::new(0),

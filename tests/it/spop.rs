@@ -356,3 +356,27 @@ fn binary_drains_on_sigterm_and_exits_0() {
     let exit = guard.0.wait().unwrap();
     assert_eq!(exit.code(), Some(0), "{rest:?}");
 }
+
+#[test]
+fn silent_connections_get_disconnect_2_after_the_hello_timeout() {
+    let agent = start_agent(1, |c| c.hello_timeout = Duration::from_millis(200));
+    let mut c = SpopClient::connect(agent.local_addr());
+    assert_eq!(
+        disconnect_status(&c.read_frame().expect("DISCONNECT on HELLO timeout")),
+        2
+    );
+    assert!(c.closed());
+    // A connection that said HELLO is not subject to it: it still answers after the timeout.
+    let mut ok = SpopClient::connect(agent.local_addr());
+    ok.hello(16380);
+    let mut b = BytesMut::new();
+    check_request(&mut b, 1, 1, b"q");
+    let acked = poll_until(Duration::from_secs(5), || {
+        // Wait past the timeout on the agent's clock: a fresh silent connection must be cut.
+        let mut probe = SpopClient::connect(agent.local_addr());
+        (probe.read_frame()?.ftype == FrameType::AgentDisconnect).then_some(())
+    });
+    assert!(acked.is_some());
+    ok.send(&b);
+    assert_eq!(ok.read_frame().unwrap().ftype, FrameType::Ack);
+}
