@@ -92,12 +92,16 @@ impl CorpusRequest {
             Some(v) => v.trim_start_matches("HTTP/").to_string(),
         };
         let body = match (l.body_b64, l.body) {
-            (Some(b64), _) => base64_decode(&b64).ok_or_else(|| err("body_b64 is not valid base64".into()))?,
+            (Some(b64), _) => {
+                base64_decode(&b64).ok_or_else(|| err("body_b64 is not valid base64".into()))?
+            }
             (None, Some(b)) => b.into_bytes(),
             (None, None) => Vec::new(),
         };
         let src = match l.src {
-            Some(s) => s.parse().map_err(|_| err(format!("src {s:?} is not an IP address")))?,
+            Some(s) => s
+                .parse()
+                .map_err(|_| err(format!("src {s:?} is not an IP address")))?,
             None => IpAddr::from([127, 0, 0, 1]),
         };
         let hdrs_bin = encode_hdrs_bin(&l.headers);
@@ -212,12 +216,16 @@ mod tests {
         let req = r.as_request();
         let mut names = Vec::new();
         assert!(req.headers.for_each(|n, _| names.push(n.to_vec())));
-        assert_eq!(names, vec![b"host".to_vec(), b"user-agent".to_vec(), b"accept".to_vec()]);
+        assert_eq!(
+            names,
+            vec![b"host".to_vec(), b"user-agent".to_vec(), b"accept".to_vec()]
+        );
     }
 
     #[test]
     fn defaults_and_b64_body() {
-        let r = CorpusRequest::parse(r#"{"name":"x","body_b64":"aGk/Pz8=","version":"2"}"#, 3).unwrap();
+        let r =
+            CorpusRequest::parse(r#"{"name":"x","body_b64":"aGk/Pz8=","version":"2"}"#, 3).unwrap();
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/");
         assert_eq!(r.query, None);

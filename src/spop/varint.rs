@@ -80,7 +80,19 @@ mod tests {
 
     #[test]
     fn round_trip_edges() {
-        for v in [0, 1, 239, 240, 2287, 2288, 264431, 264432, u32::MAX as u64, u64::MAX - 1, u64::MAX] {
+        for v in [
+            0,
+            1,
+            239,
+            240,
+            2287,
+            2288,
+            264431,
+            264432,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             encode(v, &mut out);
             assert!(out.len() <= MAX_LEN);

@@ -1,1 +1,5 @@
 //! The single integration-test binary: one `mod` per area.
+
+mod crs;
+mod engine;
+mod matcher;

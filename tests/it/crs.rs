@@ -1,0 +1,1 @@
+//! CRS regression suites (placeholder).
