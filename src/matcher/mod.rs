@@ -223,13 +223,15 @@ impl PatternSetBuilder {
 
     /// Classifies every pattern and compiles the Hyperscan database.
     fn compile_fresh(self) -> Result<PatternSet, MatcherError> {
+        let t0 = Instant::now();
         let mut exprs: Vec<Pattern> = Vec::new();
         let mut entries: Vec<HsEntry> = Vec::new();
         let mut pcre_only: Vec<PatternId> = Vec::new();
+        let placements = classify_all(&self.specs);
         for (i, spec) in self.specs.iter().enumerate() {
             let id = PatternId(u32::try_from(i).unwrap_or(u32::MAX));
             match spec {
-                Spec::Regex(p) => match classify(p) {
+                Spec::Regex(p) => match placements.get(i).copied().flatten() {
                     Some((flags, confirm)) => {
                         exprs.push(Pattern::with_flags(p.clone(), flags).map_err(hs_err(p))?);
                         entries.push(HsEntry {
@@ -260,6 +262,8 @@ impl PatternSetBuilder {
                 }
             }
         }
+        let classify_time = t0.elapsed();
+        let t1 = Instant::now();
         // Compile together; should a combination fail where every expression compiled alone,
         // demote the regex Hyperscan names to PCRE2-only and retry (bounded by the count).
         let db = loop {
@@ -293,16 +297,20 @@ impl PatternSetBuilder {
             }
         };
         pcre_only.sort();
+        let hs_compile_time = t1.elapsed();
         let db_bytes = match &db {
             Some(d) => d.size().unwrap_or(0),
             None => 0,
         };
-        self.assemble(cache::Plan {
+        let mut set = self.assemble(cache::Plan {
             db,
             db_bytes,
             entries,
             pcre_only,
-        })
+        })?;
+        set.stats.classify_time = classify_time;
+        set.stats.hs_compile_time = hs_compile_time;
+        Ok(set)
     }
 
     /// Puts a compiled (or cache-loaded) plan together with the PCRE2 codes.
@@ -336,6 +344,8 @@ impl PatternSetBuilder {
             pcre_only: plan.pcre_only.len(),
             db_bytes: plan.db_bytes,
             build_time: Duration::ZERO,
+            classify_time: Duration::ZERO,
+            hs_compile_time: Duration::ZERO,
             cache: CacheUse::NotAsked,
         };
         Ok(PatternSet {
@@ -365,6 +375,53 @@ fn compile_error_parts(e: &hyperscan::Error) -> (String, Option<usize>) {
         }
         other => (other.to_string(), None),
     }
+}
+
+/// Places every regex (`None` for non-regexes and PCRE2-only ones). Each try is an independent
+/// single-pattern compile, so they are spread over the available cores.
+fn classify_all(specs: &[Spec]) -> Vec<Option<(PatternFlags, Confirm)>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let place = |spec: &Spec| match spec {
+        Spec::Regex(p) => classify(p),
+        _ => None,
+    };
+    if threads < 2 || specs.len() < 16 {
+        return specs.iter().map(place).collect();
+    }
+    // Interleaved so the few huge patterns (CRS 932xxx) do not all land on one thread.
+    let mut out = vec![None; specs.len()];
+    let results: Vec<Vec<(usize, Option<(PatternFlags, Confirm)>)>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                sc.spawn(move || {
+                    (t..specs.len())
+                        .step_by(threads)
+                        .filter_map(|i| specs.get(i).map(|s| (i, place(s))))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut done = vec![false; specs.len()];
+    for (i, r) in results.into_iter().flatten() {
+        if let (Some(slot), Some(d)) = (out.get_mut(i), done.get_mut(i)) {
+            *slot = r;
+            *d = true;
+        }
+    }
+    // A thread that panicked (it cannot, short of OOM) leaves gaps: place those serially.
+    for (i, d) in done.iter().enumerate() {
+        if !d {
+            if let (Some(slot), Some(spec)) = (out.get_mut(i), specs.get(i)) {
+                *slot = place(spec);
+            }
+        }
+    }
+    out
 }
 
 /// Tries one regex alone: as is, then (if Hyperscan rejects it) as a prefilter. Adds
@@ -453,6 +510,10 @@ pub struct SetStats {
     pub db_bytes: usize,
     /// Wall time of `build`/`build_cached`.
     pub build_time: Duration,
+    /// Of which: trying each regex alone to place it (zero when loaded from the cache).
+    pub classify_time: Duration,
+    /// Of which: compiling the one multi-pattern database (zero when loaded from the cache).
+    pub hs_compile_time: Duration,
     /// Whether the disk cache was used.
     pub cache: CacheUse,
 }
