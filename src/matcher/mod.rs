@@ -377,9 +377,12 @@ fn compile_error_parts(e: &hyperscan::Error) -> (String, Option<usize>) {
     }
 }
 
+/// Where a regex goes: Hyperscan with these flags and this confirmation, or `None` = PCRE2 only.
+type Placement = Option<(PatternFlags, Confirm)>;
+
 /// Places every regex (`None` for non-regexes and PCRE2-only ones). Each try is an independent
 /// single-pattern compile, so they are spread over the available cores.
-fn classify_all(specs: &[Spec]) -> Vec<Option<(PatternFlags, Confirm)>> {
+fn classify_all(specs: &[Spec]) -> Vec<Placement> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let place = |spec: &Spec| match spec {
         Spec::Regex(p) => classify(p),
@@ -390,7 +393,7 @@ fn classify_all(specs: &[Spec]) -> Vec<Option<(PatternFlags, Confirm)>> {
     }
     // Interleaved so the few huge patterns (CRS 932xxx) do not all land on one thread.
     let mut out = vec![None; specs.len()];
-    let results: Vec<Vec<(usize, Option<(PatternFlags, Confirm)>)>> = std::thread::scope(|sc| {
+    let results: Vec<Vec<(usize, Placement)>> = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 sc.spawn(move || {
