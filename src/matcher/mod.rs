@@ -544,17 +544,34 @@ impl fmt::Debug for PatternSet {
     }
 }
 
-/// Per-shard mutable state: Hyperscan scratch, PCRE2 match data, hit buffer. `Send`, not shared.
+/// Per-shard mutable state: Hyperscan scratch, PCRE2 match data, hit buffer, counters. `Send`,
+/// not shared.
 pub struct SetScratch {
     hs: Option<hyperscan::Scratch>,
     pcre: pcre::PcreScratch,
     hits: Vec<u32>,
+    counters: ScanCounters,
+}
+
+/// What the scans through one scratch did: prefilter hits against confirmations (style rule 14).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanCounters {
+    /// `scan` calls.
+    pub scans: u64,
+    /// Hyperscan reports (one per expression per scan).
+    pub hs_hits: u64,
+    /// PCRE2 runs to confirm a Hyperscan report or to evaluate a PCRE2-only pattern.
+    pub pcre_runs: u64,
+    /// Of those, the ones that said "no" (prefilter false positives, non-matching PCRE2-only).
+    pub pcre_rejects: u64,
+    /// PCRE2 matches abandoned at the match limit (reported as no match).
+    pub limit_hits: u64,
 }
 
 impl fmt::Debug for SetScratch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SetScratch")
-            .field("limit_hits", &self.pcre.limit_hits)
+            .field("counters", &self.counters())
             .finish()
     }
 }
@@ -563,6 +580,14 @@ impl SetScratch {
     /// PCRE2 matches abandoned at the match limit through this scratch (reported as no match).
     pub fn match_limit_hits(&self) -> u64 {
         self.pcre.limit_hits
+    }
+
+    /// Counters of every scan through this scratch.
+    pub fn counters(&self) -> ScanCounters {
+        ScanCounters {
+            limit_hits: self.pcre.limit_hits,
+            ..self.counters
+        }
     }
 }
 
@@ -580,17 +605,24 @@ impl PatternSet {
             hs,
             pcre: pcre::PcreScratch::new(),
             hits: Vec::with_capacity(64),
+            counters: ScanCounters::default(),
         }
     }
 
     /// Exact (confirmed) matches of `value` against every pattern in the set, sorted, deduped.
     pub fn scan(&self, scratch: &mut SetScratch, value: &[u8], out: &mut Vec<PatternId>) {
         out.clear();
+        scratch.counters.scans += 1;
         if value.is_empty() {
             out.extend_from_slice(&self.empty_matches);
             return;
         }
-        let SetScratch { hs, pcre, hits } = scratch;
+        let SetScratch {
+            hs,
+            pcre,
+            hits,
+            counters,
+        } = scratch;
         hits.clear();
         if let (Some(db), Some(hs)) = (&self.db, hs.as_ref()) {
             // Hyperscan takes a u32 length; values that long cannot reach us (SPOE frames and
@@ -604,22 +636,24 @@ impl PatternSet {
                 Matching::Continue
             });
         }
-        let has_newline = value.contains(&b'\n');
+        counters.hs_hits += hits.len() as u64;
+        // Looked for only once a regex hit needs to know.
+        let mut has_newline: Option<bool> = None;
         for &h in hits.iter() {
             let Some(entry) = self.entries.get(h as usize) else {
                 continue;
             };
             let confirm = match entry.confirm {
                 Confirm::Never => false,
-                Confirm::IfNewline => has_newline,
+                Confirm::IfNewline => *has_newline.get_or_insert_with(|| value.contains(&b'\n')),
                 Confirm::Always => true,
             };
-            if !confirm || self.confirm(pcre, entry.pattern, value) {
+            if !confirm || self.confirm(pcre, counters, entry.pattern, value) {
                 out.push(entry.pattern);
             }
         }
         for &p in &self.pcre_only {
-            if self.confirm(pcre, p, value) {
+            if self.confirm(pcre, counters, p, value) {
                 out.push(p);
             }
         }
@@ -627,11 +661,22 @@ impl PatternSet {
         out.dedup();
     }
 
-    fn confirm(&self, pcre: &mut pcre::PcreScratch, p: PatternId, value: &[u8]) -> bool {
-        match self.codes.get(p.0 as usize) {
+    fn confirm(
+        &self,
+        pcre: &mut pcre::PcreScratch,
+        counters: &mut ScanCounters,
+        p: PatternId,
+        value: &[u8],
+    ) -> bool {
+        counters.pcre_runs += 1;
+        let m = match self.codes.get(p.0 as usize) {
             Some(Some(code)) => code.is_match(pcre, value),
             _ => false,
+        };
+        if !m {
+            counters.pcre_rejects += 1;
         }
+        m
     }
 
     /// Runs regex pattern `id` alone on `value` with PCRE2 and fills `caps` with the spans of

@@ -374,7 +374,10 @@ fn parallel_placement_keeps_ids_in_order() {
     let set = b.build().expect("build");
     assert_eq!(set.stats().prefiltered, expect_prefilter);
     for i in 0..40u32 {
-        assert_eq!(scan_all(&set, format!("k{i}").as_bytes()), vec![PatternId(i)]);
+        assert_eq!(
+            scan_all(&set, format!("k{i}").as_bytes()),
+            vec![PatternId(i)]
+        );
     }
     assert_eq!(scan_all(&set, b"k4z"), vec![]);
 }
