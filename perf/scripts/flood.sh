@@ -8,12 +8,13 @@
 #
 # Usage: perf/scripts/flood.sh --name NAME [--rules none|crs3|crs4|FILE] [--shards N]
 #          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile]
-#          [--no-build] [--out DIR] [-- SPOP-FLOOD-ARGS...]
+#          [--agent spoa-waf|null] [--no-build] [--out DIR] [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
 #   --agent-cpus 0, --client-cpus 1, --port 23456; spop-flood defaults to
 #   --connections 2 --pipeline 20 --duration 10 --warmup 2 unless given after `--`.
 #   crs3 / crs4 are the libmodsecurity baseline's configurations (perf/baseline/*.conf.in),
-#   so both engines see the same rules.
+#   so both engines see the same rules. --agent null floods bench/spop-flood's null-agent example
+#   instead (no inspection at all): the client's and the loopback's own ceiling.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -28,6 +29,7 @@ PORT=23456
 PROFILE=0
 BUILD=1
 OUT=""
+AGENT_KIND=spoa-waf
 while [ $# -gt 0 ]; do
     case "$1" in
         --name) NAME="$2"; shift 2 ;;
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
         --port) PORT="$2"; shift 2 ;;
         --profile) PROFILE=1; shift ;;
         --no-build) BUILD=0; shift ;;
+        --agent) AGENT_KIND="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --) shift; break ;;
         -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
@@ -72,19 +75,28 @@ case "$RULES" in
     *) RULES_FILE="$(cd "$(dirname "$RULES")" && pwd)/$(basename "$RULES")" ;;
 esac
 
+case "$AGENT_KIND" in
+    spoa-waf) BUILD_ARGS=(--bin spoa-waf -p spop-flood); AGENT="$REPO/target/release/spoa-waf" ;;
+    null) BUILD_ARGS=(-p spop-flood --bin spop-flood --example null-agent); AGENT="$REPO/target/release/examples/null-agent" ;;
+    *) echo "flood.sh: --agent spoa-waf|null" >&2; exit 2 ;;
+esac
 if [ "$BUILD" = 1 ]; then
-    (cd "$REPO" && cargo build --release --bin spoa-waf -p spop-flood 2>&1 | tail -3) >&2
+    (cd "$REPO" && cargo build --release "${BUILD_ARGS[@]}" 2>&1 | tail -3) >&2
 fi
-AGENT="$REPO/target/release/spoa-waf"
 FLOOD="$REPO/target/release/spop-flood"
 [ -x "$AGENT" ] && [ -x "$FLOOD" ] || { echo "flood.sh: build $AGENT and $FLOOD first" >&2; exit 1; }
 
-AGENT_ARGS=(serve --listen "127.0.0.1:$PORT" --rules "$RULES_FILE")
-# The shard count flag is only passed when this build of the agent has it.
-if "$AGENT" serve --help 2>/dev/null | grep -q -- '--shards'; then
-    AGENT_ARGS+=(--shards "$SHARDS")
-elif [ "$SHARDS" != 1 ]; then
-    echo "flood.sh: this agent has no --shards flag; running with its default" >&2
+if [ "$AGENT_KIND" = null ]; then
+    AGENT_ARGS=("127.0.0.1:$PORT")
+    RULES=n/a
+else
+    AGENT_ARGS=(serve --listen "127.0.0.1:$PORT" --rules "$RULES_FILE")
+    # The shard count flag is only passed when this build of the agent has it.
+    if "$AGENT" serve --help 2>/dev/null | grep -q -- '--shards'; then
+        AGENT_ARGS+=(--shards "$SHARDS")
+    elif [ "$SHARDS" != 1 ]; then
+        echo "flood.sh: this agent has no --shards flag; running with its default" >&2
+    fi
 fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
@@ -151,8 +163,8 @@ EOF
 {
     echo "# spop-flood run \`$NAME\`, $(date -u '+%F %H:%M UTC')"
     echo
-    echo "Command: \`perf/scripts/flood.sh --name $NAME --rules $RULES --shards $SHARDS --corpus ${CORPUS#"$REPO"/} --agent-cpus $AGENT_CPUS --client-cpus $CLIENT_CPUS -- ${FLOOD_ARGS[*]}\`"
-    echo "at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); rules file \`${RULES_FILE#"$REPO"/}\`."
+    echo "Command: \`perf/scripts/flood.sh --name $NAME --agent $AGENT_KIND --rules $RULES --shards $SHARDS --corpus ${CORPUS#"$REPO"/} --agent-cpus $AGENT_CPUS --client-cpus $CLIENT_CPUS -- ${FLOOD_ARGS[*]}\`"
+    echo "at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); agent \`${AGENT#"$REPO"/} ${AGENT_ARGS[*]}\`."
     echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo "The machine is shared with other builds; figures are recorded, not asserted."
     echo

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Profiles a running process (the agent) with `perf record -g` for a while, then writes next to
 # each other: perf.data (not committed), report.txt (`perf report --stdio`, self time),
-# stacks.folded and flame.svg (perf/scripts/flamegraph.py). Records; asserts nothing.
+# stacks.folded.gz and flame.svg (perf/scripts/flamegraph.py). Records; asserts nothing.
 #
 # Usage: perf/scripts/profile.sh --pid PID [--seconds 10] [--out DIR] [--freq 999]
 #                                [--call-graph dwarf|fp]
@@ -46,5 +46,6 @@ perf report -i "$OUT/perf.data" --stdio --no-children --percent-limit 0.5 --sort
 perf script -i "$OUT/perf.data" 2> /dev/null \
     | python3 "$HERE/flamegraph.py" --folded "$OUT/stacks.folded" --svg "$OUT/flame.svg" \
         --title "pid $PID, ${SECS}s, $(date -u '+%F %H:%M UTC')" 2> "$OUT/top.txt" || true
+gzip -f "$OUT/stacks.folded" 2> /dev/null || true
 cat "$OUT/top.txt" >&2
-echo "profile.sh: wrote $OUT/{report.txt,stacks.folded,flame.svg,top.txt}" >&2
+echo "profile.sh: wrote $OUT/{report.txt,stacks.folded.gz,flame.svg,top.txt}" >&2
