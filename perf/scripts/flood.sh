@@ -8,7 +8,8 @@
 #
 # Usage: perf/scripts/flood.sh --name NAME [--rules none|crs3|crs4|FILE] [--shards N]
 #          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile]
-#          [--agent spoa-waf|null] [--no-build] [--out DIR] [-- SPOP-FLOOD-ARGS...]
+#          [--agent spoa-waf|null] [--stats-interval S] [--no-build] [--out DIR]
+#          [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
 #   --agent-cpus 0, --client-cpus 1, --port 23456; spop-flood defaults to
 #   --connections 2 --pipeline 20 --duration 10 --warmup 2 unless given after `--`.
@@ -30,6 +31,7 @@ PROFILE=0
 BUILD=1
 OUT=""
 AGENT_KIND=spoa-waf
+STATS_INTERVAL=5
 while [ $# -gt 0 ]; do
     case "$1" in
         --name) NAME="$2"; shift 2 ;;
@@ -42,9 +44,10 @@ while [ $# -gt 0 ]; do
         --profile) PROFILE=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --agent) AGENT_KIND="$2"; shift 2 ;;
+        --stats-interval) STATS_INTERVAL="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "flood.sh: unknown argument $1 (spop-flood flags go after --)" >&2; exit 2 ;;
     esac
 done
@@ -91,12 +94,17 @@ if [ "$AGENT_KIND" = null ]; then
     RULES=n/a
 else
     AGENT_ARGS=(serve --listen "127.0.0.1:$PORT" --rules "$RULES_FILE")
-    # The shard count flag is only passed when this build of the agent has it.
-    if "$AGENT" serve --help 2>/dev/null | grep -q -- '--shards'; then
+    # Flags are only passed when this build of the agent has them.
+    HELP="$("$AGENT" serve --help 2>/dev/null || true)"
+    if grep -q -- '--shards' <<< "$HELP"; then
         AGENT_ARGS+=(--shards "$SHARDS")
     elif [ "$SHARDS" != 1 ]; then
         echo "flood.sh: this agent has no --shards flag; running with its default" >&2
     fi
+    # The agent pins its shards itself; taskset below only keeps its other threads there too.
+    if grep -q -- '--cpus' <<< "$HELP"; then AGENT_ARGS+=(--cpus "$AGENT_CPUS"); fi
+    # Agent-side counters and latency percentiles land in agent.log.
+    if grep -q -- '--stats-interval' <<< "$HELP"; then AGENT_ARGS+=(--stats-interval "$STATS_INTERVAL"); fi
 fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
