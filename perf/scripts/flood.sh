@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
         --stats-interval) STATS_INTERVAL="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "flood.sh: unknown argument $1 (spop-flood flags go after --)" >&2; exit 2 ;;
     esac
 done
