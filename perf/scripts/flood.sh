@@ -11,7 +11,7 @@
 #          [--agent spoa-waf|null] [--stats-interval S] [--no-build] [--out DIR]
 #          [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
-#   --agent-cpus 0, --client-cpus 1, --port 23456; spop-flood defaults to
+#   --agent-cpus 0, --client-cpus 1, --port 23456+(pid mod 2000); spop-flood defaults to
 #   --connections 2 --pipeline 20 --duration 10 --warmup 2 unless given after `--`.
 #   crs3 / crs4 are the libmodsecurity baseline's configurations (perf/baseline/*.conf.in),
 #   so both engines see the same rules. --agent null floods bench/spop-flood's null-agent example
@@ -26,7 +26,8 @@ SHARDS=1
 CORPUS="$REPO/bench/corpus/mix.jsonl"
 AGENT_CPUS=0
 CLIENT_CPUS=1
-PORT=23456
+# A fresh port per run: the previous agent's TIME_WAIT sockets can block a re-bind of the same one.
+PORT=$((23456 + $$ % 2000))
 PROFILE=0
 BUILD=1
 OUT=""
@@ -164,6 +165,19 @@ agent = {"startup_ms": int(startup), "rss_idle_kb": int(rss0 or 0), "rss_loaded_
          "rss_peak_kb": int(hwm or 0), "cpu_s": cpu_s, "wall_s": wall_s,
          "cores_busy": cpu_s / wall_s if wall_s > 0 else 0.0, "shards": int(shards), "rules": rules,
          "agent_cpus": acpu, "client_cpus": ccpu}
+# The agent's own totals line (counters and in-agent latency), when it prints one.
+import re
+try:
+    lines = [l for l in open(out + "/agent.log", errors="replace") if "stats (total)" in l]
+except OSError:
+    lines = []
+if lines:
+    agent["agent_stats"] = lines[-1].split("stats (total):", 1)[-1].strip()
+    m = re.search(r"notify_latency: n=(\d+) p50=([\d.]+)us p99=([\d.]+)us p99\.9=([\d.]+)us max=([\d.]+)us",
+                  agent["agent_stats"])
+    if m:
+        agent["in_agent_us"] = {"n": int(m.group(1)), "p50": float(m.group(2)), "p99": float(m.group(3)),
+                                "p999": float(m.group(4)), "max": float(m.group(5))}
 json.dump(agent, open(out + "/agent.json", "w"), indent=1)
 open(out + "/agent.json", "a").write("\n")
 EOF
@@ -191,6 +205,14 @@ print("| %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %.2f | %.0f | 
 print()
 print("Mode %s, %d connection(s) × pipeline %d, %d requests in %.1f s measured (%s)." % (
     f["mode"], f["connections"], f["pipeline"], f["requests"], f["duration_s"], f["message"]))
+if "in_agent_us" in a:
+    i = a["in_agent_us"]
+    print()
+    print("Inside the agent (its own NOTIFY-to-ACK histogram, whole run incl. warm-up): p50 %.1f µs, "
+          "p99 %.1f µs, p99.9 %.1f µs, max %.1f µs over %d NOTIFYs." % (i["p50"], i["p99"], i["p999"], i["max"], i["n"]))
+if "agent_stats" in a:
+    print()
+    print("Agent totals: `%s`" % a["agent_stats"])
 EOF
     echo
     echo "Files: \`flood.json\` (spop-flood --json), \`agent.json\` (start-up until the port accepts,"
