@@ -205,6 +205,11 @@ print("| %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %.2f | %.0f | 
 print()
 print("Mode %s, %d connection(s) × pipeline %d, %d requests in %.1f s measured (%s)." % (
     f["mode"], f["connections"], f["pipeline"], f["requests"], f["duration_s"], f["message"]))
+if a["rules"] not in ("none", "n/a") and f["blocked"] == 0:
+    # A WAF benchmark whose rules never fire measures nothing (cf. zentinel-modsec's retraction).
+    print()
+    print("**Warning: rules `%s` blocked nothing. Check that the engine really evaluated them "
+          "before quoting this run.**" % a["rules"])
 if "in_agent_us" in a:
     i = a["in_agent_us"]
     print()
