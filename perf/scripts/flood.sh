@@ -203,8 +203,9 @@ print("| %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %.2f | %.0f | 
     f["errors"], f.get("disconnects", 0), a["cores_busy"], per_core, a["rss_idle_kb"] / 1024,
     a["rss_loaded_kb"] / 1024, a["rss_peak_kb"] / 1024, a["startup_ms"]))
 print()
-print("Mode %s, %d connection(s) × pipeline %d, %d requests in %.1f s measured (%s)." % (
-    f["mode"], f["connections"], f["pipeline"], f["requests"], f["duration_s"], f["message"]))
+print("Mode %s, %d connection(s) × pipeline %d, %d requests in %.1f s measured (%s); spop-flood "
+      "itself kept %s cores busy." % (f["mode"], f["connections"], f["pipeline"], f["requests"], f["duration_s"],
+      f["message"], "%.2f" % f["client_cores_busy"] if f.get("client_cores_busy") is not None else "?"))
 if a["rules"] not in ("none", "n/a") and f["blocked"] == 0:
     # A WAF benchmark whose rules never fire measures nothing (cf. zentinel-modsec's retraction).
     print()

@@ -87,6 +87,7 @@ fn run(args: &Args) -> Result<(RunInfo, Tally), String> {
         );
     }
 
+    let cpu0 = report::process_cpu_seconds();
     let start = Instant::now();
     let plan = Arc::new(Plan {
         target,
@@ -144,6 +145,10 @@ fn run(args: &Args) -> Result<(RunInfo, Tally), String> {
             last = Instant::now();
         }
     }
+    let client_cpu = match (cpu0, report::process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some((b - a, start.elapsed())),
+        _ => None,
+    };
     let mut total = Tally::new();
     for h in handles {
         match h.join() {
@@ -161,6 +166,7 @@ fn run(args: &Args) -> Result<(RunInfo, Tally), String> {
         rate: args.rate,
         measured: args.duration().saturating_sub(args.warmup()),
         truncated,
+        client_cpu,
     };
     Ok((info, total))
 }

@@ -148,6 +148,21 @@ pub struct RunInfo {
     pub measured: Duration,
     /// Corpus requests whose body was cut to fit max-frame-size.
     pub truncated: usize,
+    /// CPU seconds spop-flood itself used and the wall time they were used in (Linux only):
+    /// a client near 1 core per pinned CPU is the limit, not the agent.
+    pub client_cpu: Option<(f64, Duration)>,
+}
+
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (Linux).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux ABI Rust supports.
+    Some((utime + stime) / 100.0)
 }
 
 fn us(ns: u64) -> f64 {
@@ -181,6 +196,8 @@ pub fn to_json(info: &RunInfo, t: &Tally) -> serde_json::Value {
         "disconnects": t.disconnects,
         "unsent": t.unsent,
         "truncated_bodies": info.truncated,
+        "client_cpu_s": info.client_cpu.map(|c| c.0),
+        "client_cores_busy": info.client_cpu.map(|(cpu, wall)| cpu / wall.as_secs_f64().max(1e-9)),
     })
 }
 
@@ -225,6 +242,13 @@ pub fn to_text(info: &RunInfo, t: &Tally) -> String {
         s += &format!("  (bodies cut to fit max-frame-size: {})", info.truncated);
     }
     s.push('\n');
+    if let Some((cpu, wall)) = info.client_cpu {
+        s += &format!(
+            "  client used {cpu:.2} CPU s in {:.2} s ({:.2} cores)\n",
+            wall.as_secs_f64(),
+            cpu / wall.as_secs_f64().max(1e-9)
+        );
+    }
     s
 }
 
@@ -243,6 +267,7 @@ mod tests {
             rate: None,
             measured: Duration::from_secs(2),
             truncated: 0,
+            client_cpu: Some((1.0, Duration::from_secs(2))),
         }
     }
 
@@ -271,7 +296,24 @@ mod tests {
         for k in ["p99_us", "p999_us", "blocked", "errors"] {
             assert!(j.get(k).is_some(), "{k}");
         }
+        assert_eq!(j["client_cores_busy"], 0.5);
         assert!(to_text(&info(), &a).contains("blocked 1"));
+        assert!(to_text(&info(), &a).contains("(0.50 cores)"));
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable_and_grows() {
+        let Some(a) = process_cpu_seconds() else {
+            return; // not Linux
+        };
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        let b = process_cpu_seconds().unwrap();
+        assert!(b >= a);
     }
 
     #[test]
