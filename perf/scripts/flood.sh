@@ -8,8 +8,8 @@
 #
 # Usage: perf/scripts/flood.sh --name NAME [--rules none|crs3|crs4|FILE] [--shards N]
 #          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile]
-#          [--agent spoa-waf|null] [--stats-interval S] [--no-build] [--out DIR]
-#          [-- SPOP-FLOOD-ARGS...]
+#          [--agent spoa-waf|null] [--stats-interval S] [--agent-arg ARG]... [--no-build]
+#          [--out DIR] [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
 #   --agent-cpus 0, --client-cpus 1, --port 23456+(pid mod 2000); spop-flood defaults to
 #   --connections 2 --pipeline 20 --duration 10 --warmup 2 unless given after `--`.
@@ -33,6 +33,7 @@ BUILD=1
 OUT=""
 AGENT_KIND=spoa-waf
 STATS_INTERVAL=5
+EXTRA_AGENT_ARGS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --name) NAME="$2"; shift 2 ;;
@@ -46,6 +47,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --agent) AGENT_KIND="$2"; shift 2 ;;
         --stats-interval) STATS_INTERVAL="$2"; shift 2 ;;
+        --agent-arg) EXTRA_AGENT_ARGS+=("$2"); shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --) shift; break ;;
         -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
@@ -106,6 +108,7 @@ else
     if grep -q -- '--cpus' <<< "$HELP"; then AGENT_ARGS+=(--cpus "$AGENT_CPUS"); fi
     # Agent-side counters and latency percentiles land in agent.log.
     if grep -q -- '--stats-interval' <<< "$HELP"; then AGENT_ARGS+=(--stats-interval "$STATS_INTERVAL"); fi
+    AGENT_ARGS+=(${EXTRA_AGENT_ARGS[@]+"${EXTRA_AGENT_ARGS[@]}"})
 fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
