@@ -1,1 +1,361 @@
-//! SecLang transformations (`t:`) as pure byte functions. (Being written: issue #3.)
+//! SecLang transformations (`t:`) as pure byte functions, one file per transformation.
+//!
+//! Owns the [`Transformation`] enum, its one registry (a static `match` in [`Transformation::
+//! from_name`], [`Transformation::name`] and [`Transformation::apply`]) and the byte-level
+//! helpers the decoders share. Semantics are libmodsecurity3 v3.0.x's, quirks included (they
+//! were measured against Debian's libmodsecurity3 3.0.9; see `tests/data/transform/`), and every
+//! function is byte-oriented: input is never assumed to be UTF-8.
+//!
+//! Refuses: `none` (the parser handles it), state (no transformation reads a transaction,
+//! except that ModSecurity's `urlDecodeUni` can consult `SecUnicodeMapFile`; we implement the
+//! no-map behaviour, the only one CRS test setups exercise), and panics on any input.
+
+mod base64_decode;
+mod base64_decode_ext;
+mod base64_encode;
+mod cmd_line;
+mod compress_whitespace;
+mod css_decode;
+mod escape_seq_decode;
+mod hex_decode;
+mod hex_encode;
+mod html_entity_decode;
+mod js_decode;
+mod length;
+mod lowercase;
+mod md5;
+mod normalize_path;
+mod normalize_path_win;
+mod parity_even_7bit;
+mod parity_odd_7bit;
+mod parity_zero_7bit;
+mod remove_comments;
+mod remove_comments_char;
+mod remove_nulls;
+mod remove_whitespace;
+mod replace_comments;
+mod replace_nulls;
+mod sha1;
+mod sql_hex_decode;
+mod trim;
+mod trim_left;
+mod trim_right;
+mod uppercase;
+mod url_decode;
+mod url_decode_uni;
+mod url_encode;
+mod utf8_to_unicode;
+
+#[cfg(test)]
+mod vectors;
+
+/// One SecLang transformation. The discriminant order is the SecLang name order, so a chain can
+/// be stored as a compact `Vec<Transformation>` and compared or hashed cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Transformation {
+    Base64Decode,
+    Base64DecodeExt,
+    Base64Encode,
+    CmdLine,
+    CompressWhitespace,
+    CssDecode,
+    EscapeSeqDecode,
+    HexDecode,
+    HexEncode,
+    HtmlEntityDecode,
+    JsDecode,
+    Length,
+    Lowercase,
+    Md5,
+    NormalizePath,
+    NormalizePathWin,
+    ParityEven7bit,
+    ParityOdd7bit,
+    ParityZero7bit,
+    RemoveComments,
+    RemoveCommentsChar,
+    RemoveNulls,
+    RemoveWhitespace,
+    ReplaceComments,
+    ReplaceNulls,
+    Sha1,
+    SqlHexDecode,
+    Trim,
+    TrimLeft,
+    TrimRight,
+    Uppercase,
+    UrlDecode,
+    UrlDecodeUni,
+    UrlEncode,
+    Utf8ToUnicode,
+}
+
+impl Transformation {
+    /// Every transformation, in discriminant order.
+    pub const ALL: [Transformation; 35] = [
+        Self::Base64Decode,
+        Self::Base64DecodeExt,
+        Self::Base64Encode,
+        Self::CmdLine,
+        Self::CompressWhitespace,
+        Self::CssDecode,
+        Self::EscapeSeqDecode,
+        Self::HexDecode,
+        Self::HexEncode,
+        Self::HtmlEntityDecode,
+        Self::JsDecode,
+        Self::Length,
+        Self::Lowercase,
+        Self::Md5,
+        Self::NormalizePath,
+        Self::NormalizePathWin,
+        Self::ParityEven7bit,
+        Self::ParityOdd7bit,
+        Self::ParityZero7bit,
+        Self::RemoveComments,
+        Self::RemoveCommentsChar,
+        Self::RemoveNulls,
+        Self::RemoveWhitespace,
+        Self::ReplaceComments,
+        Self::ReplaceNulls,
+        Self::Sha1,
+        Self::SqlHexDecode,
+        Self::Trim,
+        Self::TrimLeft,
+        Self::TrimRight,
+        Self::Uppercase,
+        Self::UrlDecode,
+        Self::UrlDecodeUni,
+        Self::UrlEncode,
+        Self::Utf8ToUnicode,
+    ];
+
+    /// Case-insensitive SecLang name; accepts the `normalisePath`/`normalisePathWin` spellings.
+    /// `none` is NOT a transformation (the parser handles it): returns None.
+    pub fn from_name(name: &str) -> Option<Self> {
+        // Names are short; lowercasing into a stack buffer avoids an allocation per lookup.
+        let mut buf = [0u8; 24];
+        let bytes = name.as_bytes();
+        let lower = buf.get_mut(..bytes.len())?;
+        for (d, s) in lower.iter_mut().zip(bytes) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(match &*lower {
+            b"base64decode" => Self::Base64Decode,
+            b"base64decodeext" => Self::Base64DecodeExt,
+            b"base64encode" => Self::Base64Encode,
+            b"cmdline" => Self::CmdLine,
+            b"compresswhitespace" => Self::CompressWhitespace,
+            b"cssdecode" => Self::CssDecode,
+            b"escapeseqdecode" => Self::EscapeSeqDecode,
+            b"hexdecode" => Self::HexDecode,
+            b"hexencode" => Self::HexEncode,
+            b"htmlentitydecode" => Self::HtmlEntityDecode,
+            b"jsdecode" => Self::JsDecode,
+            b"length" => Self::Length,
+            b"lowercase" => Self::Lowercase,
+            b"md5" => Self::Md5,
+            b"normalizepath" | b"normalisepath" => Self::NormalizePath,
+            b"normalizepathwin" | b"normalisepathwin" => Self::NormalizePathWin,
+            b"parityeven7bit" => Self::ParityEven7bit,
+            b"parityodd7bit" => Self::ParityOdd7bit,
+            b"parityzero7bit" => Self::ParityZero7bit,
+            b"removecomments" => Self::RemoveComments,
+            b"removecommentschar" => Self::RemoveCommentsChar,
+            b"removenulls" => Self::RemoveNulls,
+            b"removewhitespace" => Self::RemoveWhitespace,
+            b"replacecomments" => Self::ReplaceComments,
+            b"replacenulls" => Self::ReplaceNulls,
+            b"sha1" => Self::Sha1,
+            b"sqlhexdecode" => Self::SqlHexDecode,
+            b"trim" => Self::Trim,
+            b"trimleft" => Self::TrimLeft,
+            b"trimright" => Self::TrimRight,
+            b"uppercase" => Self::Uppercase,
+            b"urldecode" => Self::UrlDecode,
+            b"urldecodeuni" => Self::UrlDecodeUni,
+            b"urlencode" => Self::UrlEncode,
+            b"utf8tounicode" => Self::Utf8ToUnicode,
+            _ => return None,
+        })
+    }
+
+    /// The canonical SecLang spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Base64Decode => "base64Decode",
+            Self::Base64DecodeExt => "base64DecodeExt",
+            Self::Base64Encode => "base64Encode",
+            Self::CmdLine => "cmdLine",
+            Self::CompressWhitespace => "compressWhitespace",
+            Self::CssDecode => "cssDecode",
+            Self::EscapeSeqDecode => "escapeSeqDecode",
+            Self::HexDecode => "hexDecode",
+            Self::HexEncode => "hexEncode",
+            Self::HtmlEntityDecode => "htmlEntityDecode",
+            Self::JsDecode => "jsDecode",
+            Self::Length => "length",
+            Self::Lowercase => "lowercase",
+            Self::Md5 => "md5",
+            Self::NormalizePath => "normalizePath",
+            Self::NormalizePathWin => "normalizePathWin",
+            Self::ParityEven7bit => "parityEven7bit",
+            Self::ParityOdd7bit => "parityOdd7bit",
+            Self::ParityZero7bit => "parityZero7bit",
+            Self::RemoveComments => "removeComments",
+            Self::RemoveCommentsChar => "removeCommentsChar",
+            Self::RemoveNulls => "removeNulls",
+            Self::RemoveWhitespace => "removeWhitespace",
+            Self::ReplaceComments => "replaceComments",
+            Self::ReplaceNulls => "replaceNulls",
+            Self::Sha1 => "sha1",
+            Self::SqlHexDecode => "sqlHexDecode",
+            Self::Trim => "trim",
+            Self::TrimLeft => "trimLeft",
+            Self::TrimRight => "trimRight",
+            Self::Uppercase => "uppercase",
+            Self::UrlDecode => "urlDecode",
+            Self::UrlDecodeUni => "urlDecodeUni",
+            Self::UrlEncode => "urlEncode",
+            Self::Utf8ToUnicode => "utf8toUnicode",
+        }
+    }
+
+    /// Writes the transformed `input` into `out` (cleared first). Returns true when the output
+    /// differs from the input (needed for multiMatch and caching).
+    pub fn apply(self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        out.clear();
+        match self {
+            Self::Base64Decode => base64_decode::apply(input, out),
+            Self::Base64DecodeExt => base64_decode_ext::apply(input, out),
+            Self::Base64Encode => base64_encode::apply(input, out),
+            Self::CmdLine => cmd_line::apply(input, out),
+            Self::CompressWhitespace => compress_whitespace::apply(input, out),
+            Self::CssDecode => css_decode::apply(input, out),
+            Self::EscapeSeqDecode => escape_seq_decode::apply(input, out),
+            Self::HexDecode => hex_decode::apply(input, out),
+            Self::HexEncode => hex_encode::apply(input, out),
+            Self::HtmlEntityDecode => html_entity_decode::apply(input, out),
+            Self::JsDecode => js_decode::apply(input, out),
+            Self::Length => length::apply(input, out),
+            Self::Lowercase => lowercase::apply(input, out),
+            Self::Md5 => md5::apply(input, out),
+            Self::NormalizePath => normalize_path::apply(input, out),
+            Self::NormalizePathWin => normalize_path_win::apply(input, out),
+            Self::ParityEven7bit => parity_even_7bit::apply(input, out),
+            Self::ParityOdd7bit => parity_odd_7bit::apply(input, out),
+            Self::ParityZero7bit => parity_zero_7bit::apply(input, out),
+            Self::RemoveComments => remove_comments::apply(input, out),
+            Self::RemoveCommentsChar => remove_comments_char::apply(input, out),
+            Self::RemoveNulls => remove_nulls::apply(input, out),
+            Self::RemoveWhitespace => remove_whitespace::apply(input, out),
+            Self::ReplaceComments => replace_comments::apply(input, out),
+            Self::ReplaceNulls => replace_nulls::apply(input, out),
+            Self::Sha1 => sha1::apply(input, out),
+            Self::SqlHexDecode => sql_hex_decode::apply(input, out),
+            Self::Trim => trim::apply(input, out),
+            Self::TrimLeft => trim_left::apply(input, out),
+            Self::TrimRight => trim_right::apply(input, out),
+            Self::Uppercase => uppercase::apply(input, out),
+            Self::UrlDecode => url_decode::apply(input, out),
+            Self::UrlDecodeUni => url_decode_uni::apply(input, out),
+            Self::UrlEncode => url_encode::apply(input, out),
+            Self::Utf8ToUnicode => utf8_to_unicode::apply(input, out),
+        }
+        // One memcmp is cheaper and less error-prone than tracking changes in every decoder.
+        out.as_slice() != input
+    }
+}
+
+impl std::fmt::Display for Transformation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// True for `[0-9A-Fa-f]` (ModSecurity's `VALID_HEX`).
+#[inline]
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+/// C `isspace` in the "C" locale: space, `\t`, `\n`, `\v`, `\f`, `\r`.
+#[inline]
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// One hex digit as ModSecurity's `x2c`/`xsingle2c` compute it. The arithmetic is done on a
+/// byte with wrap-around, exactly like the C code, because `hexDecode` feeds it arbitrary bytes
+/// and the resulting "garbage" values are observable.
+#[inline]
+fn nibble(b: u8) -> u8 {
+    if b >= b'A' {
+        (b & 0xdf).wrapping_sub(b'A').wrapping_add(10)
+    } else {
+        b.wrapping_sub(b'0')
+    }
+}
+
+/// ModSecurity's `x2c`: two hex digits to a byte (wrapping, see [`nibble`]).
+#[inline]
+fn x2c(hi: u8, lo: u8) -> u8 {
+    nibble(hi).wrapping_mul(16).wrapping_add(nibble(lo))
+}
+
+/// Lowercase hex digits, as ModSecurity's `c2x` writes them.
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_case_insensitively() {
+        for t in Transformation::ALL {
+            assert_eq!(Transformation::from_name(t.name()), Some(t));
+            assert_eq!(Transformation::from_name(&t.name().to_uppercase()), Some(t));
+        }
+        assert_eq!(
+            Transformation::from_name("normalisePath"),
+            Some(Transformation::NormalizePath)
+        );
+        assert_eq!(
+            Transformation::from_name("NORMALISEPATHWIN"),
+            Some(Transformation::NormalizePathWin)
+        );
+        assert_eq!(Transformation::from_name("none"), None);
+        assert_eq!(Transformation::from_name(""), None);
+        assert_eq!(
+            Transformation::from_name("a-name-longer-than-the-buffer-is"),
+            None
+        );
+    }
+
+    #[test]
+    fn discriminants_follow_all() {
+        for (i, t) in Transformation::ALL.iter().enumerate() {
+            assert_eq!(*t as usize, i);
+        }
+    }
+
+    #[test]
+    fn apply_reports_change() {
+        let mut out = vec![1, 2, 3];
+        assert!(!Transformation::Lowercase.apply(b"abc", &mut out));
+        assert_eq!(out, b"abc");
+        assert!(Transformation::Lowercase.apply(b"aBc", &mut out));
+        assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn x2c_matches_modsecurity_arithmetic() {
+        assert_eq!(x2c(b'4', b'1'), 0x41);
+        assert_eq!(x2c(b'f', b'F'), 0xff);
+        // Non-hex input: 'z' → (0x5a - 0x41 + 10) = 35; 35 * 16 + 35 = 595 → 0x53.
+        assert_eq!(x2c(b'z', b'z'), 0x53);
+        // '!' < '0' wraps: 0x21 - 0x30 = 0xf1.
+        assert_eq!(nibble(b'!'), 0xf1);
+    }
+}

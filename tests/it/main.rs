@@ -2,3 +2,4 @@
 
 mod crs;
 mod engine;
+mod matcher;

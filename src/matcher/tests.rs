@@ -1,0 +1,359 @@
+//! Unit tests of the pattern set: placement, exactness of each path, the cache.
+
+use super::*;
+
+fn scan_all(set: &PatternSet, value: &[u8]) -> Vec<PatternId> {
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
+    set.scan(&mut s, value, &mut out);
+    out
+}
+
+fn ids(v: &[u32]) -> Vec<PatternId> {
+    v.iter().map(|&i| PatternId(i)).collect()
+}
+
+#[test]
+fn regexes_phrases_and_literals_share_one_set() {
+    let mut b = PatternSetBuilder::new();
+    let r = b.add_regex(r"(?i)union\s+select").expect("rx");
+    let p = b
+        .add_phrases(&[b"passwd".to_vec(), b"/etc/shadow".to_vec(), Vec::new()])
+        .expect("pm");
+    let c = b
+        .add_literal(b"..", LiteralKind::Contains)
+        .expect("contains");
+    let bw = b
+        .add_literal(b"GET", LiteralKind::BeginsWith)
+        .expect("begins");
+    let ew = b.add_literal(b".php", LiteralKind::EndsWith).expect("ends");
+    let eq = b.add_literal(b"POST", LiteralKind::Equals).expect("streq");
+    let set = b.build().expect("build");
+    assert_eq!(set.len(), 6);
+    assert_eq!(set.stats().pcre_only, 0);
+    assert_eq!(
+        set.stats().hs_expressions,
+        7,
+        "two phrases, one regex, four literals"
+    );
+    assert_eq!(scan_all(&set, b"1 UNION  select 2"), vec![r]);
+    assert_eq!(scan_all(&set, b"cat /ETC/Shadow"), vec![p]);
+    assert_eq!(scan_all(&set, b"GET ../x.php"), vec![c, bw, ew]);
+    assert_eq!(scan_all(&set, b"xGET x.phpx"), vec![]);
+    assert_eq!(scan_all(&set, b"POST"), vec![eq]);
+    assert_eq!(scan_all(&set, b"POSTx"), vec![]);
+    assert_eq!(
+        scan_all(&set, b"get"),
+        vec![],
+        "literals are case-sensitive"
+    );
+    assert_eq!(scan_all(&set, b"..passwd union select"), vec![r, p, c]);
+}
+
+#[test]
+fn rejected_constructs_go_to_prefilter_or_pcre_only() {
+    let mut b = PatternSetBuilder::new();
+    let look = b.add_regex(r"foo(?!bar)").expect("lookahead");
+    let backref = b.add_regex(r"(['\x22])x\1").expect("backref");
+    let poss = b.add_regex(r"a++b").expect("possessive");
+    // 920510's shape: an end anchor inside a repeated group; not even PREFILTER takes it.
+    let embedded = b
+        .add_regex(r"^(?:a(?:,|$)){1,3}$")
+        .expect("embedded anchor");
+    let set = b.build().expect("build");
+    assert_eq!(set.stats().prefiltered, 3);
+    assert_eq!(set.stats().pcre_only, 1);
+    assert_eq!(
+        scan_all(&set, b"foobar"),
+        vec![],
+        "prefilter hit refused by PCRE2"
+    );
+    assert_eq!(scan_all(&set, b"foobaz"), vec![look]);
+    assert_eq!(scan_all(&set, b"'x'"), vec![backref]);
+    assert_eq!(scan_all(&set, b"'x\""), vec![]);
+    assert_eq!(scan_all(&set, b"aaab"), vec![poss]);
+    assert_eq!(scan_all(&set, b"a,a"), vec![embedded]);
+    assert_eq!(scan_all(&set, b"a,a,a,a"), vec![]);
+}
+
+#[test]
+fn empty_values_are_answered_exactly() {
+    let mut b = PatternSetBuilder::new();
+    let empty = b.add_regex("^$").expect("rx");
+    let opt = b.add_regex(r"^\d*$").expect("rx");
+    let any = b.add_regex("x?").expect("needs ALLOWEMPTY");
+    let _word = b.add_regex(r"\w").expect("rx");
+    let _pm = b.add_phrases(&[b"a".to_vec()]).expect("pm");
+    let contains_empty = b.add_literal(b"", LiteralKind::Contains).expect("lit");
+    let eq_empty = b.add_literal(b"", LiteralKind::Equals).expect("lit");
+    let _eq = b.add_literal(b"a", LiteralKind::Equals).expect("lit");
+    let set = b.build().expect("build");
+    assert_eq!(
+        scan_all(&set, b""),
+        vec![empty, opt, any, contains_empty, eq_empty]
+    );
+    // The always-matching ones still match non-empty values; `^$` does not.
+    let got = scan_all(&set, b"b");
+    assert!(
+        got.contains(&any) && got.contains(&contains_empty),
+        "{got:?}"
+    );
+    assert!(!got.contains(&empty) && !got.contains(&eq_empty), "{got:?}");
+}
+
+#[test]
+fn hyperscan_alone_on_empty_buffers_agrees_with_crs_scope() {
+    // crs-scope §9: HS 5.4 reports anchored empty-matching patterns on an empty buffer even
+    // without ALLOWEMPTY. The set does not rely on it (empty values use a PCRE2 table), but a
+    // libhs that changed this would be worth knowing about.
+    let db: BlockDatabase = Pattern::with_flags("^$", base_flags())
+        .expect("pattern")
+        .build()
+        .expect("compiles without ALLOWEMPTY");
+    let s = db.alloc_scratch().expect("scratch");
+    let mut n = 0;
+    db.scan(b"", &s, |_, _, _, _| {
+        n += 1;
+        Matching::Continue
+    })
+    .expect("scan");
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn multiline_anchors_around_a_trailing_newline_follow_pcre() {
+    // PCRE2 MULTILINE: `^` does not match after a newline that ends the subject; Hyperscan's
+    // multiline `^` does. Such hits are confirmed by PCRE2.
+    let mut b = PatternSetBuilder::new();
+    let p = b.add_regex("^$").expect("rx");
+    let q = b.add_regex(r"^\s*$").expect("rx");
+    let r = b.add_regex("^b").expect("rx");
+    let set = b.build().expect("build");
+    assert_eq!(
+        scan_all(&set, b"abc\n"),
+        vec![],
+        "no `^` after the final newline"
+    );
+    assert_eq!(scan_all(&set, b"abc\n\n"), vec![p, q]);
+    assert_eq!(scan_all(&set, b"a\nb"), vec![r]);
+    assert_eq!(scan_all(&set, b"a\n"), vec![]);
+    assert_eq!(scan_all(&set, b"a\n \nb"), vec![q, r]);
+}
+
+#[test]
+fn high_bytes_are_bytes() {
+    let mut b = PatternSetBuilder::new();
+    let r = b.add_regex(r"\x{bc}[^\x{be}]").expect("rx");
+    let p = b.add_phrases(&[b"\xffAb".to_vec()]).expect("pm");
+    let set = b.build().expect("build");
+    assert_eq!(scan_all(&set, b"x\xbcz"), vec![r]);
+    assert_eq!(scan_all(&set, b"x\xbc\xbe"), vec![]);
+    assert_eq!(scan_all(&set, b"\xffaB"), vec![p]);
+    assert_eq!(
+        scan_all(&set, "\u{bc}z".as_bytes()),
+        vec![r],
+        "UTF-8 of U+00BC ends in 0xbc"
+    );
+}
+
+#[test]
+fn invalid_regex_is_a_typed_error() {
+    let mut b = PatternSetBuilder::new();
+    let e = b.add_regex("a(b").expect_err("invalid");
+    assert_eq!(e.pattern, "a(b");
+    assert!(e.message.contains("offset 3"), "{}", e.message);
+    assert!(e.to_string().contains("a(b"));
+    assert!(b.is_empty(), "a failed add leaves no id behind");
+}
+
+#[test]
+fn empty_set_scans_to_nothing() {
+    let set = PatternSetBuilder::new().build().expect("build");
+    assert!(set.is_empty());
+    assert_eq!(scan_all(&set, b"anything"), vec![]);
+    assert_eq!(scan_all(&set, b""), vec![]);
+}
+
+#[test]
+fn match_limit_turns_backtracking_into_no_match_and_counts() {
+    let mut b = PatternSetBuilder::new();
+    b.set_match_limit(10_000);
+    // The lookahead makes this a prefilter pattern; Hyperscan (lookahead dropped) says "maybe"
+    // on a run of `a`s, and PCRE2 then tries every split of the run before giving up.
+    let r = b.add_regex(r"^(?:a|aa)+(?=[bc])").expect("rx");
+    let set = b.build().expect("build");
+    assert_eq!(set.stats().prefiltered, 1);
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
+    set.scan(&mut s, &b"a".repeat(40), &mut out);
+    assert_eq!(out, vec![]);
+    assert_eq!(s.match_limit_hits(), 1);
+    set.scan(&mut s, b"aaac", &mut out);
+    assert_eq!(out, vec![r]);
+    assert_eq!(s.match_limit_hits(), 1);
+}
+
+#[test]
+fn captures_through_the_set_and_standalone() {
+    let mut b = PatternSetBuilder::new();
+    let r = b.add_regex(r"(\d+)-(\d+)").expect("rx");
+    let p = b.add_phrases(&[b"x".to_vec()]).expect("pm");
+    let set = b.build().expect("build");
+    let mut s = set.new_scratch();
+    let mut caps = [None; CAPTURE_SLOTS];
+    assert!(set.captures(&mut s, r, b"id 12-345", &mut caps));
+    assert_eq!(&caps[..3], &[Some((3, 9)), Some((3, 5)), Some((6, 9))]);
+    assert!(
+        !set.captures(&mut s, p, b"x", &mut caps),
+        "phrases have no captures"
+    );
+
+    let re = Regex::new(r"(?i)^(GET|POST) (/\S*)").expect("regex");
+    assert_eq!(re.as_str(), r"(?i)^(GET|POST) (/\S*)");
+    assert!(re.captures(b"get /a?b HTTP/1.1", &mut caps));
+    assert_eq!(caps[1], Some((0, 3)));
+    assert_eq!(caps[2], Some((4, 8)));
+    assert!(re.is_match(b"x\nPOST /"));
+    assert_eq!(re.capture_count(), 2);
+    assert!(re.is_jit());
+    assert!(!re.is_match(b"PUT /"));
+    assert!(Regex::new("(").is_err());
+}
+
+#[test]
+fn regex_limit_hits_are_counted_per_thread() {
+    let re = Regex::with_match_limit(r"^(a|aa)+$", 5_000).expect("regex");
+    let before = regex_limit_hits();
+    let v = [b"a".repeat(60), b"b".to_vec()].concat();
+    assert!(!re.is_match(&v));
+    assert_eq!(regex_limit_hits(), before + 1);
+}
+
+#[test]
+fn set_and_scratch_cross_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    assert_send_sync::<PatternSet>();
+    assert_send::<SetScratch>();
+    let mut b = PatternSetBuilder::new();
+    let r = b.add_regex("needle").expect("rx");
+    let set = std::sync::Arc::new(b.build().expect("build"));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let set = set.clone();
+            std::thread::spawn(move || scan_all(&set, b"hay needle hay"))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().expect("thread"), vec![r]);
+    }
+}
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("spoa-waf-matcher-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn cache_builder() -> PatternSetBuilder {
+    let mut b = PatternSetBuilder::new();
+    b.add_regex(r"(?i)select.+from").expect("rx");
+    b.add_regex(r"a++b").expect("prefilter");
+    b.add_regex(r"^(?:a(?:,|$)){1,3}$").expect("pcre only");
+    b.add_phrases(&[b"etc/passwd".to_vec()]).expect("pm");
+    b.add_literal(b"x", LiteralKind::Equals).expect("lit");
+    b
+}
+
+fn check_cache_set(set: &PatternSet) {
+    assert_eq!(scan_all(set, b"SELECT a FROM b"), ids(&[0]));
+    assert_eq!(scan_all(set, b"aab"), ids(&[1]));
+    assert_eq!(scan_all(set, b"a,a"), ids(&[2]));
+    assert_eq!(scan_all(set, b"/ETC/passwd"), ids(&[3]));
+    assert_eq!(scan_all(set, b"x"), ids(&[4]));
+    assert_eq!(set.stats().prefiltered, 1);
+    assert_eq!(set.stats().pcre_only, 1);
+}
+
+#[test]
+fn cache_round_trip_then_reuse() {
+    let dir = tmpdir("roundtrip");
+    let first = cache_builder().build_cached(Some(&dir)).expect("build");
+    assert!(
+        matches!(first.stats().cache, CacheUse::Stored { .. }),
+        "{:?}",
+        first.stats().cache
+    );
+    check_cache_set(&first);
+    let second = cache_builder().build_cached(Some(&dir)).expect("load");
+    assert_eq!(second.stats().cache, CacheUse::Loaded);
+    assert_eq!(second.stats().db_bytes, first.stats().db_bytes);
+    check_cache_set(&second);
+    // Other patterns: another file, never the first set's database.
+    let mut b = cache_builder();
+    b.add_regex("zzz").expect("rx");
+    let third = b.build_cached(Some(&dir)).expect("build");
+    assert!(matches!(third.stats().cache, CacheUse::Stored { .. }));
+    assert_eq!(scan_all(&third, b"zzz"), ids(&[5]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corrupt_or_mismatched_cache_rebuilds() {
+    let dir = tmpdir("corrupt");
+    let _ = cache_builder().build_cached(Some(&dir)).expect("build");
+    let path = cache::path_for(&dir, &cache_builder().specs);
+    let good = std::fs::read(&path).expect("cache file written");
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    let truncated = good[..good.len() / 3].to_vec();
+    // A file whose checksum is right but whose database bytecode is garbage: libhs's own check
+    // must refuse it.
+    let mut forged = good.clone();
+    let n = forged.len();
+    for b in &mut forged[n - 400..n - 300] {
+        *b = 0xa5;
+    }
+    let body_sum = cache::tests_checksum(&forged[16..]);
+    forged[8..16].copy_from_slice(&body_sum.to_le_bytes());
+    for (i, bad) in [flipped, truncated, forged, Vec::new(), b"SPWAFHS1".to_vec()]
+        .into_iter()
+        .enumerate()
+    {
+        std::fs::write(&path, &bad).expect("write");
+        let set = cache_builder().build_cached(Some(&dir)).expect("rebuild");
+        match &set.stats().cache {
+            CacheUse::Stored { rebuilt } => assert!(!rebuilt.is_empty()),
+            other => panic!("case {i}: expected a rebuild, got {other:?}"),
+        }
+        check_cache_set(&set);
+        // The rebuild rewrote a good file.
+        let again = cache_builder().build_cached(Some(&dir)).expect("load");
+        assert_eq!(again.stats().cache, CacheUse::Loaded);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unwritable_cache_dir_still_builds() {
+    let dir = tmpdir("unwritable");
+    std::fs::write(&dir, b"a file, not a directory").expect("write");
+    let set = cache_builder().build_cached(Some(&dir)).expect("build");
+    assert!(matches!(set.stats().cache, CacheUse::StoreFailed(_)));
+    check_cache_set(&set);
+    let _ = std::fs::remove_file(&dir);
+}
+
+#[test]
+fn escape_literal_never_emits_metacharacters() {
+    assert_eq!(escape_literal(b"a.b\0"), r"a\x2eb\x00");
+    assert_eq!(escape_literal(b"\xff("), r"\xff\x28");
+    let mut b = PatternSetBuilder::new();
+    let p = b
+        .add_literal(b"a.b*(\0", LiteralKind::Contains)
+        .expect("lit");
+    let set = b.build().expect("build");
+    assert_eq!(scan_all(&set, b"xa.b*(\0y"), vec![p]);
+    assert_eq!(scan_all(&set, b"xaxb*(\0y"), vec![]);
+}
