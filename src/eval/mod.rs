@@ -669,10 +669,10 @@ impl Transaction {
                 }
             }
             Var::RequestBodyLength => scalar(self.body_len.to_string().as_bytes(), out),
+            // Always present (empty without a processor): CRS 901340 tests it with a negated
+            // operator, which must see an empty value to match.
             Var::ReqbodyProcessor => {
-                if let Some(p) = self.processor {
-                    scalar(p.name().as_bytes(), out)
-                }
+                scalar(self.processor.map_or("", |p| p.name()).as_bytes(), out)
             }
             Var::ReqbodyError | Var::ReqbodyProcessorError => flag(self.reqbody_error, out),
             Var::ReqbodyErrorMsg => scalar(&self.reqbody_error_msg, out),
