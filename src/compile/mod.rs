@@ -266,7 +266,7 @@ pub enum Op {
     /// `@lt`.
     Lt(Arg),
     /// `@validateByteRange`.
-    ValidateByteRange(ByteRanges),
+    ValidateByteRange(Box<ByteRanges>),
     /// `@validateUrlEncoding`.
     ValidateUrlEncoding,
     /// `@validateUtf8Encoding`.
@@ -1192,7 +1192,7 @@ fn compile_op(
         "gt" => Op::Gt(m()),
         "le" => Op::Le(m()),
         "lt" => Op::Lt(m()),
-        "validatebyterange" => Op::ValidateByteRange(ByteRanges::parse(arg)?),
+        "validatebyterange" => Op::ValidateByteRange(Box::new(ByteRanges::parse(arg)?)),
         "validateurlencoding" => Op::ValidateUrlEncoding,
         "validateutf8encoding" => Op::ValidateUtf8Encoding,
         "ipmatch" => Op::IpMatch(IpMatcher::parse(arg)?),
