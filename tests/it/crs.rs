@@ -262,10 +262,12 @@ fn load_cases(version: &str) -> (Vec<Case>, Vec<(String, String)>) {
                     Some(v) => as_str(v).unwrap_or_default(),
                     None => String::new(),
                 };
+                // v2 `autocomplete_headers: false`, v1 (py-ftw) `stop_magic: true`.
                 let autocomplete = input
                     .get("autocomplete_headers")
                     .map(|v| v != &Value::Bool(false))
-                    .unwrap_or(true);
+                    .unwrap_or(true)
+                    && input.get("stop_magic") != Some(&Value::Bool(true));
                 let has = |h: &[(String, String)], n: &str| {
                     h.iter().any(|(k, _)| k.eq_ignore_ascii_case(n))
                 };
