@@ -21,7 +21,9 @@ fn push_code(out: &mut Vec<u8>, d: u32) {
 /// chunks is much faster than a byte-by-byte search on the usual all-ASCII values.
 fn copy_ascii(input: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
     let rest = input.get(i..).unwrap_or_default();
-    let upto_nul = rest.get(..memchr::memchr(0, rest).unwrap_or(rest.len())).unwrap_or_default();
+    let upto_nul = rest
+        .get(..memchr::memchr(0, rest).unwrap_or(rest.len()))
+        .unwrap_or_default();
     let mut n = 0;
     for chunk in upto_nul.chunks(32) {
         if chunk.is_ascii() {
