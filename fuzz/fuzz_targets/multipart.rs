@@ -10,8 +10,5 @@ fuzz_target!(|data: &[u8]| {
     };
     let m = multipart::parse(ct, body);
     assert!(m.files_combined_size() <= body.len());
-    assert_eq!(
-        m.flags.unmatched_boundary,
-        m.flags.unmatched_boundary_level == 1
-    );
+    assert_eq!(m.flags.unmatched_boundary, m.flags.unmatched_boundary_level == 1);
 });
