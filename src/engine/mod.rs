@@ -1,14 +1,22 @@
 //! The rule engine facade: loads a SecLang configuration and implements
-//! [`crate::inspect::Inspector`]. (Being written: issue #3; until then it passes everything.)
+//! [`crate::inspect::Inspector`].
+//!
+//! Owns the request and response drivers (phases 1 → body → 2 → 5, and 3 → 4) on top of
+//! `eval`, and reading the anomaly score out of TX (`tx.blocking_inbound_anomaly_score` in
+//! CRS 4, `tx.anomaly_score` in 3.3). The `RuleSet` is shared behind `Arc`; per-shard state
+//! lives in [`EngineScratch`].
 
 use std::path::Path;
+use std::sync::Arc;
 
+use crate::compile::{self, RuleSet};
+use crate::eval::Transaction;
 use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 
 /// A loaded, compiled rule set. Immutable; shared by every shard.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Engine {
-    _private: (),
+    rules: Arc<RuleSet>,
 }
 
 /// Why a configuration could not be loaded.
@@ -29,13 +37,68 @@ impl std::error::Error for LoadError {}
 impl Engine {
     /// Loads and compiles the configuration at `path` (with its `Include`s).
     pub fn from_file(path: &Path) -> Result<Self, LoadError> {
-        if !path.exists() {
-            return Err(LoadError {
-                message: format!("{}: no such file", path.display()),
-            });
-        }
-        Ok(Engine { _private: () })
+        let rules = compile::compile_file(path).map_err(|e| LoadError {
+            message: e.to_string(),
+        })?;
+        Ok(Engine {
+            rules: Arc::new(rules),
+        })
     }
+
+    /// Wraps an already compiled rule set.
+    pub fn from_rules(rules: Arc<RuleSet>) -> Self {
+        Engine { rules }
+    }
+
+    /// The compiled rule set.
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    /// Warnings from loading (ignored directives), one line each.
+    pub fn warnings(&self) -> &[String] {
+        &self.rules.warnings
+    }
+
+    /// Runs phases 1 and 2 (with body processing between them) on a fresh transaction and
+    /// returns it, so callers can continue with the response or logging phases.
+    pub fn run_request(&self, req: &HttpRequest<'_>) -> Transaction {
+        let rs = &*self.rules;
+        let mut tx = Transaction::new();
+        tx.load_request(rs, req);
+        tx.run_phase(rs, 1);
+        if tx.disruption().is_none() {
+            tx.process_request_body(rs);
+            tx.run_phase(rs, 2);
+        }
+        tx
+    }
+
+    /// Runs phases 3 and 4 on `tx` for `res`.
+    pub fn run_response(&self, tx: &mut Transaction, res: &HttpResponse<'_>) {
+        let rs = &*self.rules;
+        if tx.disruption().is_some() {
+            return;
+        }
+        tx.load_response(rs, res);
+        tx.run_phase(rs, 3);
+        tx.run_phase(rs, 4);
+    }
+
+    /// Runs the logging phase (5) and produces the verdict.
+    pub fn finish(&self, tx: &mut Transaction) -> Verdict {
+        let rs = &*self.rules;
+        tx.run_phase(rs, 5);
+        let score = inbound_score(tx);
+        tx.verdict(score)
+    }
+}
+
+/// The inbound anomaly score CRS computed (v4 name first, then 3.3's).
+pub fn inbound_score(tx: &Transaction) -> i64 {
+    tx.tx_int("blocking_inbound_anomaly_score")
+        .or_else(|| tx.tx_int("anomaly_score"))
+        .unwrap_or(0)
 }
 
 /// Per-shard engine state.
@@ -49,11 +112,21 @@ impl Inspector for Engine {
         EngineScratch::default()
     }
 
-    fn inspect_request(&self, _scratch: &mut EngineScratch, _req: &HttpRequest<'_>) -> Verdict {
-        Verdict::pass()
+    fn inspect_request(&self, _scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Verdict {
+        let mut tx = self.run_request(req);
+        self.finish(&mut tx)
     }
 
-    fn inspect_response(&self, _scratch: &mut EngineScratch, _res: &HttpResponse<'_>) -> Verdict {
-        Verdict::pass()
+    fn inspect_response(&self, _scratch: &mut EngineScratch, res: &HttpResponse<'_>) -> Verdict {
+        let mut tx = Transaction::new();
+        let rs = &*self.rules;
+        tx.load_response(rs, res);
+        tx.run_phase(rs, 3);
+        tx.run_phase(rs, 4);
+        let score = tx
+            .tx_int("blocking_outbound_anomaly_score")
+            .or_else(|| tx.tx_int("outbound_anomaly_score"))
+            .unwrap_or(0);
+        tx.verdict(score)
     }
 }

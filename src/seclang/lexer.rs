@@ -91,8 +91,10 @@ fn tokenize(s: &str) -> Result<Vec<String>, String> {
             let mut closed = false;
             while let Some(c) = chars.next() {
                 if c == '\\' {
+                    // Apache's config reader: `\\` and `\"` lose their backslash, any other
+                    // backslash is kept (CRS regexes are written for exactly this).
                     match chars.peek() {
-                        Some(&n) if n == quote => {
+                        Some(&n) if n == quote || n == '\\' => {
                             tok.push(n);
                             chars.next();
                         }
@@ -113,8 +115,11 @@ fn tokenize(s: &str) -> Result<Vec<String>, String> {
                 if c.is_whitespace() {
                     break;
                 }
-                tok.push(c);
                 chars.next();
+                if c == '\\' && chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                tok.push(c);
             }
         }
         tokens.push(tok);
@@ -128,14 +133,14 @@ mod tests {
 
     #[test]
     fn continuation_comments_and_quotes() {
-        let text = "# comment\nSecRule ARGS \"@rx a\\\"b\" \\\n    \"id:1,\\\n    msg:'x y'\"\n\n  SecRuleEngine On\n";
+        let text = "# comment\nSecRule ARGS \"@rx a\\\"b\\\\\\\\c\" \\\n    \"id:1,\\\n    msg:'x y'\"\n\n  SecRuleEngine On\n";
         let (d, e) = lex(text);
         assert!(e.is_empty());
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].line, 2);
         assert_eq!(
             d[0].tokens,
-            vec!["SecRule", "ARGS", "@rx a\"b", "id:1,    msg:'x y'"]
+            vec!["SecRule", "ARGS", "@rx a\"b\\\\c", "id:1,    msg:'x y'"]
         );
         assert_eq!(d[1].line, 6);
         assert_eq!(d[1].tokens, vec!["SecRuleEngine", "On"]);

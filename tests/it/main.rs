@@ -11,3 +11,7 @@ mod spop;
 mod adapters;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
+
+// libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
+#[path = "../libinjection/differential.rs"]
+mod libinjection_diff;
