@@ -1,14 +1,15 @@
 //! `text/xml` / `application/xml` bodies → what `XML:/*` and `XML://@*` yield in libmodsecurity3.
 //!
 //! Confirmed against libmodsecurity3 3.0.9 (libxml2): `XML:/*` is ONE value, the text content of
-//! the root element (all descendant text and CDATA concatenated, comments and PIs dropped,
-//! entities expanded, line ends normalised to LF); `XML://@*` is every attribute value in
-//! document order (namespace declarations excluded), normalised as XML 1.0 §3.3.3 says.
+//! the root element (descendant text and CDATA concatenated, comments and PIs dropped, entities
+//! expanded, line ends normalised to LF outside CDATA); `XML://@*` is every attribute value in
+//! document order (namespace declarations and attributes from entity text excluded).
 //! A small non-validating parser of our own: it never fetches anything (external entities and
-//! DTDs expand to nothing, as libxml2 does without XML_PARSE_NOENT/DTDLOAD), bounds entity
-//! expansion (billion laughs), and has no recursion on element depth. Malformed documents are
-//! an error (ModSecurity sets REQBODY_ERROR; [`parse_partial`] also gives what it still exposes). Encodings: UTF-8, ISO-8859-1, Windows-1252, ASCII.
-//! These are the only two XPath expressions CRS uses; no general XPath here.
+//! DTDs expand to nothing, as in libxml2 without NOENT/DTDLOAD), bounds entity expansion
+//! (billion laughs), and does not recurse on element depth. Malformed documents are an error
+//! (REQBODY_ERROR); [`parse_partial`] also gives what ModSecurity still exposes for them.
+//! Encodings: UTF-8, ISO-8859-1, Windows-1252, ASCII (others are rejected: fail closed).
+//! Only the two XPath expressions CRS uses are answered; there is no general XPath here.
 
 use std::collections::HashMap;
 
