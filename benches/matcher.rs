@@ -189,7 +189,7 @@ fn slowest(pats: &[String], values: &[&[u8]], n: usize) {
             Some((t.elapsed() / (20 * values.len() as u32), p))
         })
         .collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (d, p) in v.into_iter().take(n) {
         println!(
             "  {d:>10?} per value  {}",
