@@ -12,7 +12,7 @@ pub mod leaf;
 mod log;
 mod request;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::compile::{
     AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode, KeySel, Macro, MacroPart, Op, Rule,
@@ -20,6 +20,15 @@ use crate::compile::{
 };
 use crate::inspect::{Disruption, DisruptiveAction, Verdict};
 use leaf::body::multipart::Flags;
+use leaf::matcher::SetScratch;
+
+/// One value after one group's transformation chain, and its exact pattern matches.
+#[derive(Debug)]
+struct ScanEntry {
+    orig: Vec<u8>,
+    transformed: Vec<u8>,
+    hits: Vec<leaf::matcher::PatternId>,
+}
 
 pub use request::RequestParts;
 
@@ -107,6 +116,12 @@ pub struct Transaction {
     // --- scratch ---
     buf_a: Vec<u8>,
     buf_b: Vec<u8>,
+    /// Per-shard Hyperscan scratch, one per pattern group (lent by the engine).
+    pub(crate) sets: Vec<SetScratch>,
+    /// (group, value hash) → index into `scans`: each value is transformed and scanned once
+    /// per group per transaction.
+    scan_index: HashMap<(u16, u64), usize>,
+    scans: Vec<ScanEntry>,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -322,7 +337,7 @@ impl Transaction {
             }
             values.retain(|v| !self.excluded(rule, starter, starter_id, v, rs));
             for v in values {
-                if self.match_value(rule, &v) {
+                if self.match_value(rs, rule, &v) {
                     matched = true;
                     self.matched_var.clone_from(&v.data);
                     self.matched_var_name.clone_from(&v.name);
@@ -377,8 +392,64 @@ impl Transaction {
         })
     }
 
+    /// Transforms `value` with group `g`'s chain and scans it (cached per transaction).
+    fn scan_cached(&mut self, rs: &RuleSet, g: u16, value: &[u8]) -> usize {
+        let h = hash_bytes(value);
+        if let Some(&i) = self.scan_index.get(&(g, h)) {
+            if self.scans[i].orig == value {
+                return i;
+            }
+        }
+        let group = &rs.groups[usize::from(g)];
+        let mut a = value.to_vec();
+        let mut b = Vec::new();
+        for t in &group.transforms {
+            t.apply(&a, &mut b);
+            std::mem::swap(&mut a, &mut b);
+        }
+        let mut hits = Vec::new();
+        if let Some(sc) = self.sets.get_mut(usize::from(g)) {
+            group.set.scan(sc, &a, &mut hits);
+        } else {
+            let mut sc = group.set.new_scratch();
+            group.set.scan(&mut sc, &a, &mut hits);
+        }
+        self.scans.push(ScanEntry {
+            orig: value.to_vec(),
+            transformed: a,
+            hits,
+        });
+        let i = self.scans.len() - 1;
+        self.scan_index.insert((g, h), i);
+        i
+    }
+
     /// Runs the transformations and the operator on one value (all stages with multiMatch).
-    fn match_value(&mut self, rule: &Rule, v: &Value) -> bool {
+    fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value) -> bool {
+        if let Some((g, pid)) = rule.prefilter {
+            let i = self.scan_cached(rs, g, &v.data);
+            let hit = self.scans[i].hits.binary_search(&pid).is_ok();
+            if hit && rule.capture {
+                let input = self.scans[i].transformed.clone();
+                match &rule.op {
+                    Op::Rx(_) => {
+                        let mut caps = [None; 10];
+                        let set = &rs.groups[usize::from(g)].set;
+                        let ok = match self.sets.get_mut(usize::from(g)) {
+                            Some(sc) => set.captures(sc, pid, &input, &mut caps),
+                            None => set.captures(&mut set.new_scratch(), pid, &input, &mut caps),
+                        };
+                        if ok {
+                            self.set_captures(&input, &caps);
+                        }
+                    }
+                    _ => {
+                        self.op_matches(rule, &input);
+                    }
+                }
+            }
+            return hit != rule.negated;
+        }
         if rule.multi_match {
             let mut any = self.run_op(rule, &v.data);
             let mut cur = v.data.clone();
@@ -892,6 +963,17 @@ impl Transaction {
     pub fn disruption(&self) -> Option<&Disruption> {
         self.disruption.as_ref()
     }
+}
+
+/// FNV-1a over the value: cheap and good enough to key the per-transaction scan cache
+/// (entries are verified byte for byte).
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ b.len() as u64;
+    for &c in b {
+        h ^= u64::from(c);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
