@@ -2,7 +2,7 @@
 """Builds the benchmark request corpora (JSON lines, shared/docs/corpus-format.md).
 
 Owns the committed files next to it: get.jsonl, post-form.jsonl, post-json.jsonl,
-multipart.jsonl and mix.jsonl. Everything is drawn from one seeded PRNG, so running this
+multipart.jsonl, mix.jsonl and post-16k.jsonl. Everything is drawn from one seeded PRNG, so running this
 script again reproduces the files byte for byte (check with `make.py --check`).
 
 Benign requests are shaped like real browser / API traffic and are meant to pass CRS at PL1;
@@ -195,9 +195,9 @@ def form_body(rng, target, attack=None):
     return body
 
 
-def form_request(rng, name, attack=None):
+def form_request(rng, name, attack=None, size=1024):
     host = rng.choice(HOSTS)
-    body = form_body(rng, 1024, attack)
+    body = form_body(rng, size, attack)
     h = browser_headers(rng, host)
     h.insert(5, ["Content-Type", "application/x-www-form-urlencoded"])
     h.insert(6, ["Content-Length", str(len(body.encode()))])
@@ -308,6 +308,10 @@ def build():
                 "multipart": multipart_request}[k]
         mix.append(make(rng, "mix-%04d-%s" % (i, k)))
     out["mix.jsonl"] = mix
+    # 16 KB form posts, for the large-body latency target (needs a max-frame-size above 16,380
+    # on both sides, as HAProxy needs a larger tune.bufsize to send them whole).
+    rng = random.Random(SEED + 5)
+    out["post-16k.jsonl"] = [form_request(rng, "form16k-%04d" % i, size=16384) for i in range(100)]
     return out
 
 

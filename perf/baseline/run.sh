@@ -5,7 +5,7 @@
 # same corpus on the same machine. Records; never asserts a timing.
 #
 # Usage: perf/baseline/run.sh [--repeat N] [--cpu C] [--out DIR] [--rules crs3,crs4] [CORPUS...]
-#   CORPUS  names under bench/corpus without .jsonl (default: get post-form post-json multipart mix)
+#   CORPUS  names under bench/corpus without .jsonl (default: get post-form post-json multipart mix post-16k)
 #   --out   default perf/runs/<UTC date>-baseline
 set -euo pipefail
 
@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
         *) CORPORA+=("$1"); shift ;;
     esac
 done
-[ ${#CORPORA[@]} -eq 0 ] && CORPORA=(get post-form post-json multipart mix)
+[ ${#CORPORA[@]} -eq 0 ] && CORPORA=(get post-form post-json multipart mix post-16k)
 [ -n "$OUT" ] || OUT="$REPO/perf/runs/$(date -u +%F)-baseline"
 
 # CRS 4.28 lives in shared/crs next to (or above) the checkout: walk up until it appears.

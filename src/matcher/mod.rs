@@ -223,13 +223,15 @@ impl PatternSetBuilder {
 
     /// Classifies every pattern and compiles the Hyperscan database.
     fn compile_fresh(self) -> Result<PatternSet, MatcherError> {
+        let t0 = Instant::now();
         let mut exprs: Vec<Pattern> = Vec::new();
         let mut entries: Vec<HsEntry> = Vec::new();
         let mut pcre_only: Vec<PatternId> = Vec::new();
+        let placements = classify_all(&self.specs);
         for (i, spec) in self.specs.iter().enumerate() {
             let id = PatternId(u32::try_from(i).unwrap_or(u32::MAX));
             match spec {
-                Spec::Regex(p) => match classify(p) {
+                Spec::Regex(p) => match placements.get(i).copied().flatten() {
                     Some((flags, confirm)) => {
                         exprs.push(Pattern::with_flags(p.clone(), flags).map_err(hs_err(p))?);
                         entries.push(HsEntry {
@@ -260,6 +262,8 @@ impl PatternSetBuilder {
                 }
             }
         }
+        let classify_time = t0.elapsed();
+        let t1 = Instant::now();
         // Compile together; should a combination fail where every expression compiled alone,
         // demote the regex Hyperscan names to PCRE2-only and retry (bounded by the count).
         let db = loop {
@@ -293,16 +297,20 @@ impl PatternSetBuilder {
             }
         };
         pcre_only.sort();
+        let hs_compile_time = t1.elapsed();
         let db_bytes = match &db {
             Some(d) => d.size().unwrap_or(0),
             None => 0,
         };
-        self.assemble(cache::Plan {
+        let mut set = self.assemble(cache::Plan {
             db,
             db_bytes,
             entries,
             pcre_only,
-        })
+        })?;
+        set.stats.classify_time = classify_time;
+        set.stats.hs_compile_time = hs_compile_time;
+        Ok(set)
     }
 
     /// Puts a compiled (or cache-loaded) plan together with the PCRE2 codes.
@@ -336,6 +344,8 @@ impl PatternSetBuilder {
             pcre_only: plan.pcre_only.len(),
             db_bytes: plan.db_bytes,
             build_time: Duration::ZERO,
+            classify_time: Duration::ZERO,
+            hs_compile_time: Duration::ZERO,
             cache: CacheUse::NotAsked,
         };
         Ok(PatternSet {
@@ -365,6 +375,56 @@ fn compile_error_parts(e: &hyperscan::Error) -> (String, Option<usize>) {
         }
         other => (other.to_string(), None),
     }
+}
+
+/// Where a regex goes: Hyperscan with these flags and this confirmation, or `None` = PCRE2 only.
+type Placement = Option<(PatternFlags, Confirm)>;
+
+/// Places every regex (`None` for non-regexes and PCRE2-only ones). Each try is an independent
+/// single-pattern compile, so they are spread over the available cores.
+fn classify_all(specs: &[Spec]) -> Vec<Placement> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let place = |spec: &Spec| match spec {
+        Spec::Regex(p) => classify(p),
+        _ => None,
+    };
+    if threads < 2 || specs.len() < 16 {
+        return specs.iter().map(place).collect();
+    }
+    // Interleaved so the few huge patterns (CRS 932xxx) do not all land on one thread.
+    let mut out = vec![None; specs.len()];
+    let results: Vec<Vec<(usize, Placement)>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                sc.spawn(move || {
+                    (t..specs.len())
+                        .step_by(threads)
+                        .filter_map(|i| specs.get(i).map(|s| (i, place(s))))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut done = vec![false; specs.len()];
+    for (i, r) in results.into_iter().flatten() {
+        if let (Some(slot), Some(d)) = (out.get_mut(i), done.get_mut(i)) {
+            *slot = r;
+            *d = true;
+        }
+    }
+    // A thread that panicked (it cannot, short of OOM) leaves gaps: place those serially.
+    for (i, d) in done.iter().enumerate() {
+        if !d {
+            if let (Some(slot), Some(spec)) = (out.get_mut(i), specs.get(i)) {
+                *slot = place(spec);
+            }
+        }
+    }
+    out
 }
 
 /// Tries one regex alone: as is, then (if Hyperscan rejects it) as a prefilter. Adds
@@ -453,6 +513,10 @@ pub struct SetStats {
     pub db_bytes: usize,
     /// Wall time of `build`/`build_cached`.
     pub build_time: Duration,
+    /// Of which: trying each regex alone to place it (zero when loaded from the cache).
+    pub classify_time: Duration,
+    /// Of which: compiling the one multi-pattern database (zero when loaded from the cache).
+    pub hs_compile_time: Duration,
     /// Whether the disk cache was used.
     pub cache: CacheUse,
 }
@@ -480,17 +544,34 @@ impl fmt::Debug for PatternSet {
     }
 }
 
-/// Per-shard mutable state: Hyperscan scratch, PCRE2 match data, hit buffer. `Send`, not shared.
+/// Per-shard mutable state: Hyperscan scratch, PCRE2 match data, hit buffer, counters. `Send`,
+/// not shared.
 pub struct SetScratch {
     hs: Option<hyperscan::Scratch>,
     pcre: pcre::PcreScratch,
     hits: Vec<u32>,
+    counters: ScanCounters,
+}
+
+/// What the scans through one scratch did: prefilter hits against confirmations (style rule 14).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanCounters {
+    /// `scan` calls.
+    pub scans: u64,
+    /// Hyperscan reports (one per expression per scan).
+    pub hs_hits: u64,
+    /// PCRE2 runs to confirm a Hyperscan report or to evaluate a PCRE2-only pattern.
+    pub pcre_runs: u64,
+    /// Of those, the ones that said "no" (prefilter false positives, non-matching PCRE2-only).
+    pub pcre_rejects: u64,
+    /// PCRE2 matches abandoned at the match limit (reported as no match).
+    pub limit_hits: u64,
 }
 
 impl fmt::Debug for SetScratch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SetScratch")
-            .field("limit_hits", &self.pcre.limit_hits)
+            .field("counters", &self.counters())
             .finish()
     }
 }
@@ -499,6 +580,14 @@ impl SetScratch {
     /// PCRE2 matches abandoned at the match limit through this scratch (reported as no match).
     pub fn match_limit_hits(&self) -> u64 {
         self.pcre.limit_hits
+    }
+
+    /// Counters of every scan through this scratch.
+    pub fn counters(&self) -> ScanCounters {
+        ScanCounters {
+            limit_hits: self.pcre.limit_hits,
+            ..self.counters
+        }
     }
 }
 
@@ -516,17 +605,24 @@ impl PatternSet {
             hs,
             pcre: pcre::PcreScratch::new(),
             hits: Vec::with_capacity(64),
+            counters: ScanCounters::default(),
         }
     }
 
     /// Exact (confirmed) matches of `value` against every pattern in the set, sorted, deduped.
     pub fn scan(&self, scratch: &mut SetScratch, value: &[u8], out: &mut Vec<PatternId>) {
         out.clear();
+        scratch.counters.scans += 1;
         if value.is_empty() {
             out.extend_from_slice(&self.empty_matches);
             return;
         }
-        let SetScratch { hs, pcre, hits } = scratch;
+        let SetScratch {
+            hs,
+            pcre,
+            hits,
+            counters,
+        } = scratch;
         hits.clear();
         if let (Some(db), Some(hs)) = (&self.db, hs.as_ref()) {
             // Hyperscan takes a u32 length; values that long cannot reach us (SPOE frames and
@@ -540,22 +636,24 @@ impl PatternSet {
                 Matching::Continue
             });
         }
-        let has_newline = value.contains(&b'\n');
+        counters.hs_hits += hits.len() as u64;
+        // Looked for only once a regex hit needs to know.
+        let mut has_newline: Option<bool> = None;
         for &h in hits.iter() {
             let Some(entry) = self.entries.get(h as usize) else {
                 continue;
             };
             let confirm = match entry.confirm {
                 Confirm::Never => false,
-                Confirm::IfNewline => has_newline,
+                Confirm::IfNewline => *has_newline.get_or_insert_with(|| value.contains(&b'\n')),
                 Confirm::Always => true,
             };
-            if !confirm || self.confirm(pcre, entry.pattern, value) {
+            if !confirm || self.confirm(pcre, counters, entry.pattern, value) {
                 out.push(entry.pattern);
             }
         }
         for &p in &self.pcre_only {
-            if self.confirm(pcre, p, value) {
+            if self.confirm(pcre, counters, p, value) {
                 out.push(p);
             }
         }
@@ -563,11 +661,22 @@ impl PatternSet {
         out.dedup();
     }
 
-    fn confirm(&self, pcre: &mut pcre::PcreScratch, p: PatternId, value: &[u8]) -> bool {
-        match self.codes.get(p.0 as usize) {
+    fn confirm(
+        &self,
+        pcre: &mut pcre::PcreScratch,
+        counters: &mut ScanCounters,
+        p: PatternId,
+        value: &[u8],
+    ) -> bool {
+        counters.pcre_runs += 1;
+        let m = match self.codes.get(p.0 as usize) {
             Some(Some(code)) => code.is_match(pcre, value),
             _ => false,
+        };
+        if !m {
+            counters.pcre_rejects += 1;
         }
+        m
     }
 
     /// Runs regex pattern `id` alone on `value` with PCRE2 and fills `caps` with the spans of

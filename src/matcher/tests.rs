@@ -357,3 +357,27 @@ fn escape_literal_never_emits_metacharacters() {
     assert_eq!(scan_all(&set, b"xa.b*(\0y"), vec![p]);
     assert_eq!(scan_all(&set, b"xaxb*(\0y"), vec![]);
 }
+
+#[test]
+fn parallel_placement_keeps_ids_in_order() {
+    // Enough regexes to take the multi-threaded path, with rejected ones at varied positions.
+    let mut b = PatternSetBuilder::new();
+    let mut expect_prefilter = 0;
+    for i in 0..40 {
+        if i % 9 == 4 {
+            b.add_regex(&format!("k{i}(?!z)")).expect("lookahead");
+            expect_prefilter += 1;
+        } else {
+            b.add_regex(&format!("^k{i}$")).expect("rx");
+        }
+    }
+    let set = b.build().expect("build");
+    assert_eq!(set.stats().prefiltered, expect_prefilter);
+    for i in 0..40u32 {
+        assert_eq!(
+            scan_all(&set, format!("k{i}").as_bytes()),
+            vec![PatternId(i)]
+        );
+    }
+    assert_eq!(scan_all(&set, b"k4z"), vec![]);
+}

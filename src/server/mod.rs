@@ -1,2 +1,388 @@
 //! The glommio server: one pinned shard per CPU, SO_REUSEPORT listeners, SPOP connections.
-//! The only module that does I/O. (Being written: issue #2.)
+//!
+//! Owns start-up (validation, a socket2 pre-flight bind that turns "port in use" into a clear
+//! error and resolves port 0, a locked-memory check, one executor thread per shard), the running
+//! [`Server`] handle, graceful shutdown and SIGTERM/SIGINT ([`run`]). It is the only module that
+//! touches sockets, glommio or signals. Shared state is immutable (`Arc<I>`, the config); each
+//! shard owns its adapter scratch and metrics in `Rc<RefCell<_>>`: no lock or atomic on the
+//! request path (the only atomic is the shutdown flag, polled by a background task).
+//! Generic over [`Inspector`], so tests run it with a test double.
+
+pub mod connection;
+pub mod log;
+pub mod shard;
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::inspect::Inspector;
+use crate::metrics::{spawn_reporter, Summary};
+use crate::spop::session::{DEFAULT_MAX_FRAME_SIZE, MIN_FRAME_SIZE};
+
+use self::log::{log, Level};
+
+/// Largest max-frame-size we accept in configuration (16 MiB): HAProxy's `tune.bufsize`
+/// decides the real size; big bodies need big frames.
+pub const MAX_FRAME_SIZE_LIMIT: u32 = 16 << 20;
+/// Default HELLO timeout (HAProxy Ingress's own `timeout hello` is 100 ms).
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default connections per shard.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// io_uring registered-buffer memory per shard. We do network I/O only, so glommio's 10 MiB
+/// default for storage buffers would just eat the locked-memory budget.
+pub const IO_MEMORY: usize = 64 << 10;
+/// io_uring ring depth per ring (glommio makes three rings per shard).
+pub const RING_DEPTH: usize = 128;
+/// Locked memory one shard may pin: its buffer registered in three rings plus ring headroom.
+pub const MEMLOCK_PER_SHARD: u64 = 256 << 10;
+/// glommio refuses to start below this RLIMIT_MEMLOCK, whatever the shard count.
+pub const MEMLOCK_MIN: u64 = 512 << 10;
+
+/// Validated server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0: any free port, see [`Server::local_addr`]).
+    pub listen: SocketAddr,
+    /// Number of shards (executor threads).
+    pub shards: usize,
+    /// CPUs to pin shard `i` to (`cpus[i % len]`); `None`: no pinning.
+    pub cpus: Option<Vec<usize>>,
+    /// Our max-frame-size (HAProxy's HELLO may lower it).
+    pub max_frame_size: u32,
+    /// Connection cap per shard; connections above it get AGENT-DISCONNECT 13 and are closed.
+    pub max_connections: usize,
+    /// How often merged statistics are logged.
+    pub stats_interval: Duration,
+    /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
+    /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
+    pub hello_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// One shard per available CPU, pinned; defaults for the rest.
+    pub fn new(listen: SocketAddr) -> Self {
+        let cpus = online_cpus();
+        ServerConfig {
+            listen,
+            shards: cpus.len().max(1),
+            cpus: Some(cpus),
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            stats_interval: Duration::from_secs(60),
+            hello_timeout: DEFAULT_HELLO_TIMEOUT,
+        }
+    }
+
+    fn validate(&self) -> Result<(), StartError> {
+        let bad = |m: String| Err(StartError::Config(m));
+        if self.shards == 0 {
+            return bad("--shards must be at least 1".into());
+        }
+        if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE_LIMIT).contains(&self.max_frame_size) {
+            return bad(format!(
+                "--max-frame-size {} out of range {MIN_FRAME_SIZE}..={MAX_FRAME_SIZE_LIMIT}",
+                self.max_frame_size
+            ));
+        }
+        if self.max_connections == 0 {
+            return bad("--max-connections must be at least 1".into());
+        }
+        if matches!(&self.cpus, Some(c) if c.is_empty()) {
+            return bad("--cpus must name at least one CPU".into());
+        }
+        if self.hello_timeout.is_zero() {
+            return bad("hello timeout must be positive".into());
+        }
+        if self.stats_interval.is_zero() {
+            return bad("--stats-interval must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// CPUs this process may run on.
+pub fn online_cpus() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default()
+}
+
+/// Why the server did not start. Each message says how to fix it.
+#[derive(Debug)]
+pub enum StartError {
+    /// Invalid configuration.
+    Config(String),
+    /// Another process listens on the address.
+    AddrInUse(SocketAddr),
+    /// Any other bind failure.
+    Bind(SocketAddr, io::Error),
+    /// The kernel refused io_uring (EPERM/ENOSYS: seccomp, `kernel.io_uring_disabled`, old kernel).
+    IoUringRefused(io::Error),
+    /// RLIMIT_MEMLOCK too low for the shard count.
+    MemlockTooLow {
+        /// Current limit in bytes.
+        have: u64,
+        /// What the configuration needs.
+        need: u64,
+    },
+    /// Any other executor or thread start-up failure.
+    Shard(usize, String),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Config(m) => write!(f, "invalid configuration: {m}"),
+            StartError::AddrInUse(a) => write!(
+                f,
+                "cannot listen on {a}: address already in use; stop the other process \
+                 (find it with `ss -ltnp 'sport = :{}'`) or pick another --listen port",
+                a.port()
+            ),
+            StartError::Bind(a, e) => write!(
+                f,
+                "cannot listen on {a}: {e}; ports below 1024 need CAP_NET_BIND_SERVICE, and the \
+                 address must belong to this host"
+            ),
+            StartError::IoUringRefused(e) => write!(
+                f,
+                "the kernel refused io_uring ({e}); spoa-waf needs Linux >= 5.8 with io_uring \
+                 allowed: check `sysctl kernel.io_uring_disabled` (must be 0) and, in containers, \
+                 a seccomp profile that allows io_uring_setup/io_uring_enter/io_uring_register \
+                 (Docker: --security-opt seccomp=unconfined or a custom profile)"
+            ),
+            StartError::MemlockTooLow { have, need } => write!(
+                f,
+                "locked-memory limit (RLIMIT_MEMLOCK) is {} KiB but {} KiB are needed for io_uring; \
+                 raise it with `ulimit -l {}` (shell), LimitMEMLOCK= in the systemd unit, \
+                 `--ulimit memlock=-1` (Docker), or use fewer --shards",
+                have / 1024,
+                need / 1024,
+                need / 1024
+            ),
+            StartError::Shard(n, m) => write!(f, "shard {n} failed to start: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Reads RLIMIT_MEMLOCK (soft) from `/proc/self/limits`; `None` if unlimited or unreadable.
+fn memlock_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Maps an executor start-up error to the operator-facing one.
+fn classify_executor_error(shard: usize, e: glommio::GlommioError<()>) -> StartError {
+    match e {
+        glommio::GlommioError::ReactorError(glommio::ReactorErrorKind::MemLockLimit(
+            have,
+            need,
+        )) => StartError::MemlockTooLow { have, need },
+        glommio::GlommioError::IoError(io) => match io.raw_os_error() {
+            Some(1) | Some(38) => StartError::IoUringRefused(io), // EPERM, ENOSYS
+            Some(12) => StartError::MemlockTooLow {
+                have: memlock_limit().unwrap_or(0),
+                need: MEMLOCK_MIN,
+            },
+            _ => StartError::Shard(shard, io.to_string()),
+        },
+        other => StartError::Shard(shard, other.to_string()),
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    shards: Vec<JoinHandle<()>>,
+    reporter: Option<JoinHandle<Summary>>,
+}
+
+/// Stops a [`Server`] from anywhere (signal thread, tests).
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(Arc<AtomicBool>);
+
+impl ShutdownHandle {
+    /// Asks every shard to stop accepting, answer what it has read, send AGENT-DISCONNECT
+    /// (status 0) on every connection and exit.
+    pub fn shutdown(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl Server {
+    /// Validates `cfg`, binds every shard's listener and returns once all shards accept.
+    ///
+    /// # Errors
+    /// [`StartError`] with an operator-facing fix for each failure.
+    pub fn start<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Server, StartError> {
+        Self::start_with_flag(cfg, inspector, Arc::new(AtomicBool::new(false)))
+    }
+
+    fn start_with_flag<I: Inspector>(
+        cfg: ServerConfig,
+        inspector: Arc<I>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Server, StartError> {
+        cfg.validate()?;
+        if let Some(have) = memlock_limit() {
+            let need = (cfg.shards as u64 * MEMLOCK_PER_SHARD).max(MEMLOCK_MIN);
+            if have < need {
+                return Err(StartError::MemlockTooLow { have, need });
+            }
+        }
+        let listen = preflight_bind(cfg.listen)?;
+        let (stats_tx, stats_rx) = crossbeam::channel::unbounded();
+        let reporter = spawn_reporter(stats_rx, cfg.stats_interval, |s| log!(Level::Info, "{s}"))
+            .map_err(|e| StartError::Shard(0, format!("stats thread: {e}")))?;
+        let mut server = Server {
+            local_addr: listen,
+            stop: stop.clone(),
+            shards: Vec::new(),
+            reporter: Some(reporter),
+        };
+        for n in 0..cfg.shards {
+            let (ready_tx, ready_rx) = mpsc::channel();
+            let ctx = shard::ShardParams {
+                index: n,
+                listen,
+                cpu: cfg.cpus.as_ref().and_then(|c| c.get(n % c.len()).copied()),
+                max_frame_size: cfg.max_frame_size,
+                max_connections: cfg.max_connections,
+                hello_timeout: cfg.hello_timeout,
+                flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
+                stop: stop.clone(),
+                stats: stats_tx.clone(),
+            };
+            let inspector = inspector.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("shard-{n}"))
+                .spawn(move || shard::run_shard(ctx, inspector, ready_tx))
+                .map_err(|e| StartError::Shard(n, e.to_string()))?;
+            server.shards.push(handle);
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    server.stop.store(true, Ordering::Release);
+                    drop(stats_tx);
+                    server.join();
+                    return Err(e);
+                }
+                Err(_) => {
+                    server.stop.store(true, Ordering::Release);
+                    drop(stats_tx);
+                    server.join();
+                    return Err(StartError::Shard(
+                        n,
+                        "shard thread exited during start-up".into(),
+                    ));
+                }
+            }
+        }
+        drop(stats_tx);
+        log!(
+            Level::Info,
+            "listening on {listen} with {} shard(s), max-frame-size {}, max {} connections per shard",
+            cfg.shards,
+            cfg.max_frame_size,
+            cfg.max_connections
+        );
+        Ok(server)
+    }
+
+    /// The bound address (with the real port when the config said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.stop.clone())
+    }
+
+    /// Stops the server and waits for it; returns the merged statistics.
+    pub fn shutdown(self) -> Summary {
+        self.stop.store(true, Ordering::Release);
+        self.wait()
+    }
+
+    /// Waits until the server stops (after [`ShutdownHandle::shutdown`]); returns the merged
+    /// statistics.
+    pub fn wait(mut self) -> Summary {
+        self.join()
+    }
+
+    fn join(&mut self) -> Summary {
+        for h in self.shards.drain(..) {
+            if h.join().is_err() {
+                log!(Level::Error, "a shard thread panicked");
+            }
+        }
+        self.reporter
+            .take()
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.shards.is_empty() {
+            self.stop.store(true, Ordering::Release);
+            self.join();
+        }
+    }
+}
+
+/// Binds `addr` once with socket2 (SO_REUSEADDR, no SO_REUSEPORT) to learn whether another
+/// process owns it and which port `:0` means; the shards then bind the concrete address with
+/// SO_REUSEPORT. The probe is closed before they do.
+fn preflight_bind(addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)
+        .map_err(|e| StartError::Bind(addr, e))?;
+    let _ = sock.set_reuse_address(true);
+    sock.bind(&addr.into()).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => StartError::AddrInUse(addr),
+        _ => StartError::Bind(addr, e),
+    })?;
+    // Listening is what makes Linux detect a conflicting listener that set SO_REUSEADDR too.
+    sock.listen(1).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => StartError::AddrInUse(addr),
+        _ => StartError::Bind(addr, e),
+    })?;
+    let listener: StdListener = sock.into();
+    listener.local_addr().map_err(|e| StartError::Bind(addr, e))
+}
+
+/// Starts the server, stops it on SIGTERM/SIGINT (a second SIGINT exits at once), waits, and
+/// returns the merged statistics.
+///
+/// # Errors
+/// [`StartError`] when start-up fails.
+pub fn run<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Summary, StartError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    // Installed before the first shard accepts, so no signal finds the default action.
+    // SIGTERM drains, however often it comes (`timeout(1)` and some supervisors send it to the
+    // process and again to its group). A second SIGINT (Ctrl-C twice) exits at once.
+    signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())
+        .and_then(|_| signal_hook::flag::register(SIGINT, flag.clone()))
+        .and_then(|_| signal_hook::flag::register(SIGTERM, flag.clone()))
+        .map_err(|e| StartError::Shard(0, format!("cannot install signal handlers: {e}")))?;
+    let server = Server::start_with_flag(cfg, inspector, flag)?;
+    let summary = server.wait();
+    log!(Level::Info, "stopped");
+    Ok(summary)
+}

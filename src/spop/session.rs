@@ -135,6 +135,8 @@ pub enum CloseReason {
     },
     /// We are shutting down; an AGENT-DISCONNECT with status 0 was sent.
     Shutdown,
+    /// No HELLO in time; an AGENT-DISCONNECT with status 2 (timeout) was sent.
+    HelloTimeout,
 }
 
 /// A NOTIFY to answer.
@@ -308,6 +310,13 @@ impl Session {
         encode_agent_disconnect(out, error.status());
         self.state = State::Closed;
         Step::Close(CloseReason::ProtocolError { error, meta })
+    }
+
+    /// The caller's HELLO timer fired: appends AGENT-DISCONNECT (status 2) and closes.
+    pub fn hello_timeout<'a>(&mut self, out: &mut BytesMut) -> Step<'a> {
+        encode_agent_disconnect(out, DisconnectStatus::Timeout);
+        self.state = State::Closed;
+        Step::Close(CloseReason::HelloTimeout)
     }
 
     /// Graceful shutdown: appends AGENT-DISCONNECT (status 0) unless already closed.

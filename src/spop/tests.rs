@@ -369,6 +369,14 @@ fn shutdown_sends_disconnect_0_once() {
     let n = out.len();
     s.shutdown(&mut out);
     assert_eq!(out.len(), n);
+
+    let mut s = Session::new(SessionConfig::default());
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        s.hello_timeout(&mut out),
+        Step::Close(CloseReason::HelloTimeout)
+    ));
+    assert_eq!(disconnect_status(&out), 2);
 }
 
 /// A tiny xorshift PRNG: deterministic, std-only.

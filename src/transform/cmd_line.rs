@@ -7,16 +7,28 @@
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
+    let special = |b: u8| {
+        matches!(
+            b,
+            b'"' | b'\'' | b'\\' | b'^' | b' ' | b',' | b';' | b'\t' | b'\r' | b'\n' | b'/' | b'('
+        )
+    };
     let mut in_space = false;
-    for &b in input {
+    let mut i = 0;
+    while i < input.len() {
+        // A run of ordinary bytes is lowercased in bulk and ends any whitespace run.
+        let rest = input.get(i..).unwrap_or_default();
+        let n = rest.iter().position(|&b| special(b)).unwrap_or(rest.len());
+        if n > 0 {
+            out.extend(rest.iter().take(n).map(u8::to_ascii_lowercase));
+            in_space = false;
+            i += n;
+            continue;
+        }
+        let Some(&b) = input.get(i) else { break };
+        i += 1;
         match b {
             b'"' | b'\'' | b'\\' | b'^' => {}
-            b' ' | b',' | b';' | b'\t' | b'\r' | b'\n' => {
-                if !in_space {
-                    out.push(b' ');
-                    in_space = true;
-                }
-            }
             b'/' | b'(' => {
                 if in_space {
                     out.pop();
@@ -25,8 +37,11 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
                 out.push(b);
             }
             _ => {
-                out.push(b.to_ascii_lowercase());
-                in_space = false;
+                // Space, tab, CR, LF, ',' and ';': one space per run.
+                if !in_space {
+                    out.push(b' ');
+                    in_space = true;
+                }
             }
         }
     }

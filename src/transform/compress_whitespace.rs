@@ -6,17 +6,16 @@
 use super::is_c_space;
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
-    let mut in_space = false;
-    for &b in input {
-        if is_c_space(b) {
-            if !in_space {
-                out.push(b' ');
-                in_space = true;
-            }
-        } else {
-            out.push(b);
-            in_space = false;
+    out.reserve(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        i = super::copy_plain(input, i, out, is_c_space);
+        let run = input.get(i..).unwrap_or_default();
+        let n = run.iter().take_while(|&&b| is_c_space(b)).count();
+        if n > 0 {
+            out.push(b' ');
         }
+        i += n;
     }
 }
 

@@ -15,10 +15,9 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let len = input.len();
     let mut i = 0;
     while i < len {
-        if at(i) != b'\\' {
-            out.push(at(i));
-            i += 1;
-            continue;
+        i = super::copy_plain(input, i, out, |b| b == b'\\');
+        if i >= len {
+            break;
         }
         if i + 1 >= len {
             // A backslash at the very end continues "to nothing".

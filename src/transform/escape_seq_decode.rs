@@ -18,7 +18,11 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let len = input.len();
     let mut i = 0;
     while i < len {
-        if at(i) != b'\\' || i + 1 >= len {
+        i = super::copy_plain(input, i, out, |b| b == b'\\');
+        if i >= len {
+            break;
+        }
+        if i + 1 >= len {
             out.push(at(i));
             i += 1;
             continue;

@@ -27,7 +27,9 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
     let len = input.len();
     let mut i = 0;
-    while let Some(&b) = input.get(i) {
+    loop {
+        i = super::copy_plain(input, i, out, |b| b == b'&');
+        let Some(&b) = input.get(i) else { break };
         // How many input bytes to copy verbatim when no entity is decoded here.
         let mut copy = 1;
         if b == b'&' && i + 1 < len {

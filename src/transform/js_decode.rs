@@ -18,10 +18,9 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let len = input.len();
     let mut i = 0;
     while i < len {
-        if at(i) != b'\\' {
-            out.push(at(i));
-            i += 1;
-            continue;
+        i = super::copy_plain(input, i, out, |b| b == b'\\');
+        if i >= len {
+            break;
         }
         if i + 5 < len && at(i + 1) == b'u' && (2..6).all(|k| is_hex(at(i + k))) {
             let mut v = x2c(at(i + 4), at(i + 5));

@@ -11,27 +11,33 @@ const S: [u32; 64] = [
     21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
 ];
 
-/// `floor(abs(sin(i + 1)) * 2^32)`, computed once rather than typed in.
-fn k_table() -> [u32; 64] {
-    let mut k = [0u32; 64];
-    for (i, v) in k.iter_mut().enumerate() {
-        *v = ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32;
-    }
-    k
+/// `floor(abs(sin(i + 1)) * 2^32)` (RFC 1321 §3.4), computed on first use rather than typed in.
+fn k_table() -> &'static [u32; 64] {
+    static K: std::sync::OnceLock<[u32; 64]> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        let mut k = [0u32; 64];
+        for (i, v) in k.iter_mut().enumerate() {
+            *v = ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32;
+        }
+        k
+    })
 }
 
 /// The MD5 digest of `data`.
 pub(crate) fn digest(data: &[u8]) -> [u8; 16] {
     let k = k_table();
     let mut h: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
-    let mut msg = data.to_vec();
+    // Whole blocks are read in place; only the padded tail (one or two blocks) is built.
+    let full = data.len() / 64 * 64;
+    let mut msg = data.get(full..).unwrap_or_default().to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
     while msg.len() % 64 != 56 {
         msg.push(0);
     }
     msg.extend_from_slice(&bit_len.to_le_bytes());
-    for block in msg.chunks_exact(64) {
+    let head = data.get(..full).unwrap_or_default();
+    for block in head.chunks_exact(64).chain(msg.chunks_exact(64)) {
         let mut m = [0u32; 16];
         for (w, c) in m.iter_mut().zip(block.chunks_exact(4)) {
             *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);

@@ -11,7 +11,10 @@
 /// Normalises `input` into `out` (already cleared). `win` makes `\` a separator too.
 pub(super) fn normalize(input: &[u8], out: &mut Vec<u8>, win: bool) {
     out.extend_from_slice(input);
-    if input.is_empty() {
+    // Without a separator only a trailing '.' can change anything (the C code treats a
+    // trailing ".." as a back-reference even then), so most values are returned as they are.
+    let has_sep = input.iter().any(|&b| b == b'/' || (win && b == b'\\'));
+    if input.is_empty() || (!has_sep && input.last() != Some(&b'.')) {
         return;
     }
     let buf = out;

@@ -7,7 +7,11 @@
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
     let mut i = 0;
-    while let Some(&b) = input.get(i) {
+    loop {
+        i = super::copy_plain(input, i, out, |b| {
+            matches!(b, b'/' | b'*' | b'<' | b'-' | b'#')
+        });
+        let Some(&b) = input.get(i) else { break };
         let rest = input.get(i..).unwrap_or_default();
         let skip = if rest.starts_with(b"/*") || rest.starts_with(b"*/") {
             2

@@ -3,7 +3,10 @@
 //! Example: `SecRule ARGS "@rx <script" "id:1,t:removeNulls"` sees `<sc\0ript` as `<script`.
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
-    out.extend(input.iter().copied().filter(|&b| b != 0));
+    // NULs are rare: copy the runs between them in bulk.
+    for part in input.split(|&b| b == 0) {
+        out.extend_from_slice(part);
+    }
 }
 
 #[cfg(test)]

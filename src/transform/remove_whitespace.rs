@@ -9,12 +9,10 @@
 use super::is_c_space;
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
-    out.extend(
-        input
-            .iter()
-            .copied()
-            .filter(|&b| !(is_c_space(b) || b == 0xa0 || b == 0xc2)),
-    );
+    // Whitespace is sparse in most values: copy the runs between dropped bytes in bulk.
+    for part in input.split(|&b| is_c_space(b) || b == 0xa0 || b == 0xc2) {
+        out.extend_from_slice(part);
+    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,14 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
     let mut in_comment = false;
     let mut i = 0;
-    while let Some(&b) = input.get(i) {
+    while i < input.len() {
+        if !in_comment {
+            i = super::copy_plain(input, i, out, |b| b == b'/');
+        }
+        let Some(&b) = input.get(i) else { break };
         let next = input.get(i + 1).copied();
         if !in_comment {
-            if b == b'/' && next == Some(b'*') {
+            if next == Some(b'*') {
                 in_comment = true;
                 i += 2;
             } else {

@@ -13,7 +13,9 @@ pub(crate) fn digest(data: &[u8]) -> [u8; 20] {
         0x1032_5476,
         0xC3D2_E1F0,
     ];
-    let mut msg = data.to_vec();
+    // Whole blocks are read in place; only the padded tail (one or two blocks) is built.
+    let full = data.len() / 64 * 64;
+    let mut msg = data.get(full..).unwrap_or_default().to_vec();
     let bit_len = (data.len() as u64).wrapping_mul(8);
     msg.push(0x80);
     while msg.len() % 64 != 56 {
@@ -21,7 +23,8 @@ pub(crate) fn digest(data: &[u8]) -> [u8; 20] {
     }
     msg.extend_from_slice(&bit_len.to_be_bytes());
     let mut w = [0u32; 80];
-    for block in msg.chunks_exact(64) {
+    let head = data.get(..full).unwrap_or_default();
+    for block in head.chunks_exact(64).chain(msg.chunks_exact(64)) {
         for (wv, c) in w.iter_mut().zip(block.chunks_exact(4)) {
             *wv = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
         }

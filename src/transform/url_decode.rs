@@ -4,12 +4,14 @@
 //! literally; nothing is an error. `%uXXXX` is not decoded here (see `urlDecodeUni`).
 //! Example: `SecRule ARGS "@rx <script" "id:1,t:urlDecode"` (CRS 3.3 uses it on REQUEST_URI).
 
-use super::{is_hex, x2c};
+use super::{copy_plain, is_hex, x2c};
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
     let mut i = 0;
-    while let Some(&b) = input.get(i) {
+    loop {
+        i = copy_plain(input, i, out, |b| b == b'%' || b == b'+');
+        let Some(&b) = input.get(i) else { break };
         match b {
             b'%' => match (input.get(i + 1), input.get(i + 2)) {
                 (Some(&h), Some(&l)) if is_hex(h) && is_hex(l) => {

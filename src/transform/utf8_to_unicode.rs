@@ -24,7 +24,10 @@ fn is_cont(b: Option<&u8>) -> bool {
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
     let mut i = 0;
-    while let Some(&c) = input.get(i) {
+    loop {
+        // Runs of non-NUL ASCII are copied as they are.
+        i = super::copy_plain(input, i, out, |b| b == 0 || b >= 0x80);
+        let Some(&c) = input.get(i) else { break };
         let next = |k: usize| u32::from(input.get(i + k).copied().unwrap_or(0) & 0x3f);
         // (sequence length, code point) when a multi-byte sequence decodes.
         let mut seq: Option<(usize, u32)> = None;

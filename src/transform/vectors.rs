@@ -1,6 +1,7 @@
 //! Data-driven tests: `tests/data/transform/*.json`, vectors confirmed against libmodsecurity3.
 //!
-//! Each file is `{"transformation": NAME, "cases": [{"in": S, "out": S}, …]}` where every
+//! Each file is `{"transformation": NAME, "unicode_map"?: {"file", "code_page"},
+//! "cases": [{"in": S, "out": S}, …]}` where every
 //! character of S is one byte (U+0000–U+00FF), so binary values stay readable JSON. The
 //! vectors were produced by `tests/data/transform/oracle/gen_vectors.py`, which runs
 //! libmodsecurity3's own transformation code; this test never generates expectations itself.
@@ -16,8 +17,16 @@ struct Case {
 }
 
 #[derive(serde::Deserialize)]
+struct MapRef {
+    file: String,
+    code_page: u32,
+}
+
+#[derive(serde::Deserialize)]
 struct File {
     transformation: String,
+    /// The `SecUnicodeMapFile` the oracle had loaded, if any.
+    unicode_map: Option<MapRef>,
     cases: Vec<Case>,
 }
 
@@ -36,7 +45,10 @@ fn escape(b: &[u8]) -> String {
 
 #[test]
 fn libmodsecurity_vectors() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/transform");
+    // SPOA_TRANSFORM_VECTORS points a one-off run at a larger generated set (see the script).
+    let dir = std::env::var_os("SPOA_TRANSFORM_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/transform"));
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/data/transform exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -50,10 +62,15 @@ fn libmodsecurity_vectors() {
         let text = std::fs::read_to_string(path).expect("readable vector file");
         let file: File = serde_json::from_str(&text).expect("valid vector file");
         let t = Transformation::from_name(&file.transformation).expect("known transformation");
+        let map = file.unicode_map.as_ref().map(|m| {
+            let map_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/transform");
+            let text = std::fs::read_to_string(map_dir.join(&m.file)).expect("unicode map file");
+            super::UnicodeMap::parse(&text, m.code_page).expect("valid unicode map")
+        });
         seen.insert(t);
         for case in &file.cases {
             let (input, expected) = (bytes(&case.input), bytes(&case.out));
-            let changed = t.apply(&input, &mut out);
+            let changed = t.apply_with_map(&input, &mut out, map.as_ref());
             total += 1;
             if out != expected || changed != (expected != input) {
                 failures.push(format!(

@@ -3,3 +3,15 @@
 mod crs;
 mod engine;
 mod matcher;
+// Harness for the agent tests: in-process agent, raw SPOP/HTTP clients, child processes.
+mod util;
+// SPOP over raw TCP against the in-process server: HELLO, pipelining, health check, errors.
+mod spop;
+// Both HAProxy Ingress dialects over raw TCP, end to end through the server.
+mod adapters;
+// End to end with the real Debian HAProxy in front of the agent.
+mod haproxy;
+
+// libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
+#[path = "../libinjection/differential.rs"]
+mod libinjection_diff;

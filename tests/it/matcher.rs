@@ -8,97 +8,9 @@ use std::path::{Path, PathBuf};
 
 use spoa_waf::matcher::{PatternId, PatternSet, PatternSetBuilder, Regex};
 
-/// Walks up from the manifest directory to the first `shared/crs`.
-fn crs_root() -> PathBuf {
-    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    loop {
-        let c = dir.join("shared").join("crs");
-        if c.is_dir() {
-            return c;
-        }
-        assert!(dir.pop(), "no shared/crs above CARGO_MANIFEST_DIR");
-    }
-}
-
-fn conf_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-        .collect();
-    v.sort();
-    v
-}
-
-/// Reads one double-quoted SecLang token starting at `s[0] == '"'`: `\"` is a quote, any other
-/// backslash stays (the regex sees it). Returns the content and the rest after the closing quote.
-fn quoted(s: &str) -> Option<(String, &str)> {
-    let body = s.strip_prefix('"')?;
-    let mut out = String::new();
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some((_, '"')) => out.push('"'),
-                Some((_, other)) => {
-                    out.push('\\');
-                    out.push(other);
-                }
-                None => out.push('\\'),
-            },
-            '"' => return Some((out, body.get(i + 1..).unwrap_or(""))),
-            _ => out.push(c),
-        }
-    }
-    None
-}
-
-/// Skips one whitespace-delimited or quoted token.
-fn skip_token(s: &str) -> &str {
-    let s = s.trim_start();
-    if s.starts_with('"') {
-        quoted(s).map_or("", |(_, rest)| rest)
-    } else {
-        s.find(char::is_whitespace).map_or("", |i| &s[i..])
-    }
-}
-
-/// The `@rx` operator arguments of every SecRule in `text` (line continuations joined; patterns
-/// with macros, which are only known at run time, skipped).
-fn rx_patterns(text: &str) -> Vec<String> {
-    let mut logical = Vec::new();
-    let mut cur = String::new();
-    for line in text.lines() {
-        let l = line.trim_end();
-        if let Some(head) = l.strip_suffix('\\') {
-            cur.push_str(head);
-            cur.push(' ');
-        } else {
-            cur.push_str(l);
-            logical.push(std::mem::take(&mut cur));
-        }
-    }
-    logical.push(cur);
-    let mut out = Vec::new();
-    for line in logical {
-        let t = line.trim_start();
-        let Some(rest) = t.strip_prefix("SecRule") else {
-            continue;
-        };
-        let rest = skip_token(rest).trim_start();
-        let Some((op, _)) = quoted(rest) else {
-            continue;
-        };
-        let op = op.trim_start();
-        let op = op.strip_prefix('!').unwrap_or(op);
-        if let Some(p) = op.strip_prefix("@rx ") {
-            if !p.contains("%{") {
-                out.push(p.to_owned());
-            }
-        }
-    }
-    out
-}
+#[path = "crs_rx.rs"]
+mod crs_rx;
+use crs_rx::{conf_files, crs_root, rx_patterns};
 
 fn all_patterns() -> (Vec<String>, [usize; 3]) {
     let crs = crs_root();
@@ -279,8 +191,8 @@ fn every_crs_rx_pattern_builds_and_agrees_with_pcre2() {
     let set = build(&patterns);
     let st = set.stats().clone();
     eprintln!(
-        "{} unique patterns ({counts:?} per source): {} HS expressions, {} prefiltered, {} PCRE2-only, DB {} bytes, built in {:?} ({:?})",
-        patterns.len(), st.hs_expressions, st.prefiltered, st.pcre_only, st.db_bytes, st.build_time, st.cache
+        "{} unique patterns ({counts:?} per source): {} HS expressions, {} prefiltered, {} PCRE2-only, DB {} bytes, built in {:?} (classify {:?}, compile {:?}; {:?})",
+        patterns.len(), st.hs_expressions, st.prefiltered, st.pcre_only, st.db_bytes, st.build_time, st.classify_time, st.hs_compile_time, st.cache
     );
     assert_eq!(set.len(), patterns.len());
     // §9: all but 920510 go through Hyperscan, the rejected ones as prefilters.

@@ -17,7 +17,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT_DIR = os.path.dirname(HERE)
+# Overridable for one-off large differential runs: SCALE=50 OUT_DIR=/tmp/tv gen_vectors.py
+OUT_DIR = os.environ.get("OUT_DIR", os.path.dirname(HERE))
+SCALE = int(os.environ.get("SCALE", "1"))
 
 HEX = "0123456789abcdefABCDEF"
 WS = " \t\n\r\x0b\x0c"
@@ -52,7 +54,7 @@ T = {
         "\\", "\\0", "\\400", "\\3777", "\\uff5f", "\\uFF00", "\\08"]),
     "length": (None, None, ["", "a", "\xc3\xa9", "x" * 1000]),
     "lowercase": (None, None, ["AbC\xc4\xd6Z", ""]),
-    "md5": (None, None, ["", "abc", "\x00"]),
+    "md5": (None, None, ["", "abc", "\x00", "x" * 55, "x" * 56, "x" * 64, "y" * 119, "z" * 1000]),
     "normalizePath": ("normalizePath", "/.\\ab", [
         "/a/b/../c/./d//e", "/../../etc/passwd", "a/../../b", "./a/", "a\\..\\b", "/", "//", ".",
         "..", "../", "/..", "/.", "a/.", "a/..", "/a/b/..", "a//b/", "./", "/./", "", "...", "a/./../b",
@@ -70,7 +72,7 @@ T = {
     "removeWhitespace": (None, "ab" + WS + "\xa0\xc2\xc3\x00", [" a\tb\x0bc\xc2\xa0d\xc3\xa9"]),
     "replaceComments": (None, "/*ab ", ["a/*x*/b*/c/*d", "/*", "*/", "/*/", "a/**/b"]),
     "replaceNulls": (None, "a\x00b", ["a\x00b\x00"]),
-    "sha1": (None, None, ["", "abc", "\x00\xff"]),
+    "sha1": (None, None, ["", "abc", "\x00\xff", "x" * 55, "x" * 56, "x" * 64, "y" * 119, "z" * 1000]),
     "sqlHexDecode": (None, "0xX" + HEX + "gz \x00", [
         "a", "ab", "abc", "0x41", "0x41b", "x0x414", "0x4", "0x", "00x4142", "0X4142", "0x41\x0042",
         "select 0x414243 from", "", "0", "0x0041"]),
@@ -112,7 +114,7 @@ def token_cases(rng, tokens, n):
 def random_cases(rng, alphabet, n):
     cases = []
     for _ in range(n):
-        size = rng.choice([1, 2, 3, 4, 5, 6, 8, 12, 20, 40])
+        size = rng.choice([1, 2, 3, 4, 5, 6, 8, 12, 20, 40, 65, 130])
         if alphabet is None or rng.random() < 0.15:
             s = "".join(chr(rng.randrange(256)) for _ in range(size))
         else:
@@ -125,8 +127,9 @@ def main():
     oracle = sys.argv[1] if len(sys.argv) > 1 else "/tmp/tfm-oracle"
     rng = random.Random(20261124)
     for name, (msc_name, alphabet, hand) in sorted(T.items()):
-        extra = token_cases(rng, TOKENS[name], 200) if name in TOKENS else []
-        inputs = list(dict.fromkeys(hand + random_cases(rng, alphabet, 300 if alphabet else 60) + extra))
+        extra = token_cases(rng, TOKENS[name], 200 * SCALE) if name in TOKENS else []
+        n_random = (300 if alphabet else 60) * SCALE
+        inputs = list(dict.fromkeys(hand + random_cases(rng, alphabet, n_random) + extra))
         req = "".join(f"{msc_name or name}\t{s.encode('latin-1').hex()}\n" for s in inputs)
         res = subprocess.run([oracle], input=req.encode(), capture_output=True, check=True)
         outs = res.stdout.decode().split("\n")
@@ -135,6 +138,33 @@ def main():
         with open(os.path.join(OUT_DIR, f"{name}.json"), "w") as f:
             json.dump({"transformation": name, "cases": cases}, f, indent=0)
             f.write("\n")
+    mapped_url_decode_uni(oracle, rng)
+
+
+def mapped_url_decode_uni(oracle, rng):
+    """urlDecodeUni with SecUnicodeMapFile (code page 20127, ModSecurity's unicode.mapping
+    section kept in unicode-20127.mapping): every mapped code point plus random escapes."""
+    map_file = os.path.join(os.path.dirname(HERE), "unicode-20127.mapping")
+    conf = "/tmp/tfm-oracle-umap.conf"
+    with open(conf, "w") as f:
+        f.write(f"SecUnicodeMapFile {map_file} 20127\n")
+    codes = []
+    for tok in open(map_file).read().split():
+        if ":" in tok:
+            codes.append(tok.split(":")[0])
+    inputs = [f"%u{c}" for c in codes] + [f"a%u{c.upper()}b" for c in codes[:50]]
+    inputs += ["%u3002", "%uff61", "%uFF0E", "%u002e", "%uff01", "%u0041", "%u1234", "%u00zz"]
+    inputs += token_cases(rng, ["%u", "%u00", "%uff", "%u02", "e9", "bc", "41", "5e", "x", "%"], 200)
+    inputs = list(dict.fromkeys(inputs))
+    req = "".join(f"urlDecodeUni\t{s.encode('latin-1').hex()}\n" for s in inputs)
+    res = subprocess.run([oracle, conf], input=req.encode(), capture_output=True, check=True)
+    outs = res.stdout.decode().split("\n")
+    cases = [{"in": s, "out": bytes.fromhex(o).decode("latin-1")} for s, o in zip(inputs, outs)]
+    with open(os.path.join(OUT_DIR, "urlDecodeUni.map20127.json"), "w") as f:
+        json.dump({"transformation": "urlDecodeUni",
+                   "unicode_map": {"file": "unicode-20127.mapping", "code_page": 20127},
+                   "cases": cases}, f, indent=0)
+        f.write("\n")
 
 
 if __name__ == "__main__":

