@@ -336,12 +336,18 @@ impl Transaction {
                 self.collect(t, &mut values);
             }
             values.retain(|v| !self.excluded(rule, starter, starter_id, v, rs));
+            let mut hits = Vec::new();
             for v in values {
-                if self.match_value(rs, rule, &v) {
+                hits.clear();
+                self.match_value(rs, rule, &v, &mut hits);
+                for h in hits.drain(..) {
                     matched = true;
-                    self.matched_var.clone_from(&v.data);
+                    self.matched_var.clone_from(&h);
                     self.matched_var_name.clone_from(&v.name);
-                    self.matched_vars.push(v);
+                    self.matched_vars.push(Value {
+                        name: v.name.clone(),
+                        data: h,
+                    });
                     self.run_setvars(rule);
                 }
             }
@@ -424,8 +430,10 @@ impl Transaction {
         i
     }
 
-    /// Runs the transformations and the operator on one value (all stages with multiMatch).
-    fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value) -> bool {
+    /// Runs the transformations and the operator on one value and pushes every matching
+    /// transformed value to `hits` (one per matching stage with multiMatch). MATCHED_VAR is the
+    /// transformed value, as in libmodsecurity3.
+    fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value, hits: &mut Vec<Vec<u8>>) {
         if let Some((g, pid)) = rule.prefilter {
             let i = self.scan_cached(rs, g, &v.data);
             let hit = self.scans[i].hits.binary_search(&pid).is_ok();
@@ -448,24 +456,32 @@ impl Transaction {
                     }
                 }
             }
-            return hit != rule.negated;
+            if hit != rule.negated {
+                hits.push(self.scans[i].transformed.clone());
+            }
+            return;
         }
         if rule.multi_match {
-            let mut any = self.run_op(rule, &v.data);
+            if self.run_op(rule, &v.data) {
+                hits.push(v.data.clone());
+            }
             let mut cur = v.data.clone();
             for t in &rule.transforms {
                 let mut out = Vec::new();
                 if t.apply(&cur, &mut out) {
                     if self.run_op(rule, &out) {
-                        any = true;
+                        hits.push(out.clone());
                     }
                     cur = out;
                 }
             }
-            return any;
+            return;
         }
         if rule.transforms.is_empty() {
-            return self.run_op(rule, &v.data);
+            if self.run_op(rule, &v.data) {
+                hits.push(v.data.clone());
+            }
+            return;
         }
         let mut a = std::mem::take(&mut self.buf_a);
         let mut b = std::mem::take(&mut self.buf_b);
@@ -475,10 +491,11 @@ impl Transaction {
             t.apply(&a, &mut b);
             std::mem::swap(&mut a, &mut b);
         }
-        let r = self.run_op(rule, &a);
+        if self.run_op(rule, &a) {
+            hits.push(a.clone());
+        }
         self.buf_a = a;
         self.buf_b = b;
-        r
     }
 
     /// The operator (negation applied). Captures fill TX:0–9 when the rule has `capture`.
