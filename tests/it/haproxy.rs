@@ -207,7 +207,6 @@ fn haproxy_spop_check_health_check_passes() {
 
 /// The real binary with the seed SecLang rule; needs the rule engine.
 #[test]
-#[ignore = "needs the rule engine (issue #3)"]
 fn haproxy_with_real_binary_and_seed_rules_blocks_and_logs_930120() {
     assert!(
         haproxy_available(),
