@@ -120,7 +120,9 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 if port_open; then echo "flood.sh: port $PORT is already in use" >&2; exit 1; fi
 
 t0=$(date +%s%N)
-taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$OUT/agent.log" 2>&1 &
+# The agent may log a line per matched rule: the full log stays in /tmp, the run keeps a digest.
+FULL_LOG="$WORK/agent-$NAME.log"
+taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$FULL_LOG" 2>&1 &
 AGENT_PID=$!
 stop_agent() {
     if kill -0 "$AGENT_PID" 2>/dev/null; then
@@ -132,7 +134,7 @@ stop_agent() {
 trap stop_agent EXIT
 for _ in $(seq 600); do
     port_open && break
-    kill -0 "$AGENT_PID" 2>/dev/null || { echo "flood.sh: agent exited, see $OUT/agent.log" >&2; tail -5 "$OUT/agent.log" >&2; exit 1; }
+    kill -0 "$AGENT_PID" 2>/dev/null || { echo "flood.sh: agent exited, see $FULL_LOG" >&2; tail -5 "$FULL_LOG" >&2; exit 1; }
     sleep 0.05
 done
 port_open || { echo "flood.sh: agent not listening after 30 s" >&2; exit 1; }
@@ -170,6 +172,23 @@ if [ "$BASELINE" = 1 ]; then
         *) echo "flood.sh: --baseline needs --rules crs3 or crs4" >&2 ;;
     esac
 fi
+
+# Digest: the first 20 lines, every line that is not a per-request rule message, and a count.
+python3 - "$FULL_LOG" "$OUT/agent.log" <<'EOF'
+import sys
+src, dst = sys.argv[1:]
+kept, dropped = [], 0
+with open(src, errors="replace") as f:
+    for i, line in enumerate(f):
+        if i < 20 or "ModSecurity: " not in line:
+            kept.append(line if len(line) < 2000 else line[:2000] + "…\n")
+        else:
+            dropped += 1
+with open(dst, "w") as f:
+    f.writelines(kept)
+    if dropped:
+        f.write("[flood.sh: %d more per-request rule messages omitted; full log: %s]\n" % (dropped, src))
+EOF
 
 HZ=$(getconf CLK_TCK)
 python3 - "$OUT" "$STARTUP_MS" "$RSS_IDLE" "$RSS_LOADED" "$HWM" "$TICKS0" "$TICKS1" "$HZ" "$WALL_NS" \
