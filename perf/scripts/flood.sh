@@ -9,7 +9,7 @@
 # Usage: perf/scripts/flood.sh --name NAME [--rules none|crs3|crs4|FILE] [--shards N]
 #          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile] [--baseline]
 #          [--agent spoa-waf|null] [--stats-interval S] [--agent-arg ARG]... [--no-build]
-#          [--out DIR] [-- SPOP-FLOOD-ARGS...]
+#          [--nice N] [--out DIR] [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
 #   --agent-cpus 0, --client-cpus 1, --port 23456+(pid mod 2000); spop-flood defaults to
 #   --connections 2 --pipeline 20 --duration 10 --warmup 2 unless given after `--`.
@@ -19,6 +19,8 @@
 #   --baseline (rules crs3|crs4, a bench/corpus file): right after the flood, run the same corpus
 #   through libmodsecurity3 with the same rules on the agent's first CPU (perf/baseline/run.sh
 #   --repeat 1) and record the ratio, so both figures come from one run under one machine load.
+#   --nice N runs agent, client and baseline at that priority (e.g. -10 on a machine busy with
+#   builds, so a short run measures the agent rather than the scheduler).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -33,6 +35,7 @@ CLIENT_CPUS=1
 PORT=$((23456 + $$ % 2000))
 PROFILE=0
 BASELINE=0
+NICE=0
 BUILD=1
 OUT=""
 AGENT_KIND=spoa-waf
@@ -49,13 +52,14 @@ while [ $# -gt 0 ]; do
         --port) PORT="$2"; shift 2 ;;
         --profile) PROFILE=1; shift ;;
         --baseline) BASELINE=1; shift ;;
+        --nice) NICE="$2"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --agent) AGENT_KIND="$2"; shift 2 ;;
         --stats-interval) STATS_INTERVAL="$2"; shift 2 ;;
         --agent-arg) EXTRA_AGENT_ARGS+=("$2"); shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "flood.sh: unknown argument $1 (spop-flood flags go after --)" >&2; exit 2 ;;
     esac
 done
@@ -122,7 +126,7 @@ if port_open; then echo "flood.sh: port $PORT is already in use" >&2; exit 1; fi
 t0=$(date +%s%N)
 # The agent may log a line per matched rule: the full log stays in /tmp, the run keeps a digest.
 FULL_LOG="$WORK/agent-$NAME.log"
-taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$FULL_LOG" 2>&1 &
+nice -n "$NICE" taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$FULL_LOG" 2>&1 &
 AGENT_PID=$!
 stop_agent() {
     if kill -0 "$AGENT_PID" 2>/dev/null; then
@@ -153,7 +157,7 @@ if [ "$PROFILE" = 1 ]; then
     PROF_PID=$!
 fi
 
-"$FLOOD" --target "127.0.0.1:$PORT" --corpus "$CORPUS" --cpus "$CLIENT_CPUS" --json "${FLOOD_ARGS[@]}" \
+nice -n "$NICE" "$FLOOD" --target "127.0.0.1:$PORT" --corpus "$CORPUS" --cpus "$CLIENT_CPUS" --json "${FLOOD_ARGS[@]}" \
     > "$OUT/flood.json" 2> "$OUT/flood.log" || { echo "flood.sh: spop-flood failed, see $OUT/flood.log" >&2; tail -5 "$OUT/flood.log" >&2; exit 1; }
 
 WALL_NS=$(( $(date +%s%N) - w0 ))
@@ -166,7 +170,7 @@ trap - EXIT
 
 if [ "$BASELINE" = 1 ]; then
     case "$RULES" in
-        crs3|crs4) "$REPO/perf/baseline/run.sh" --repeat 1 --cpu "${AGENT_CPUS%%[,-]*}" --rules "$RULES" \
+        crs3|crs4) nice -n "$NICE" "$REPO/perf/baseline/run.sh" --repeat 1 --cpu "${AGENT_CPUS%%[,-]*}" --rules "$RULES" \
                        --out "$OUT/baseline" "$(basename "$CORPUS" .jsonl)" > /dev/null 2> "$OUT/baseline.log" \
                        || echo "flood.sh: baseline failed, see $OUT/baseline.log" >&2 ;;
         *) echo "flood.sh: --baseline needs --rules crs3 or crs4" >&2 ;;
@@ -221,7 +225,7 @@ EOF
 {
     echo "# spop-flood run \`$NAME\`, $(date -u '+%F %H:%M UTC')"
     echo
-    echo "Command: \`perf/scripts/flood.sh --name $NAME --agent $AGENT_KIND --rules $RULES --shards $SHARDS --corpus ${CORPUS#"$REPO"/} --agent-cpus $AGENT_CPUS --client-cpus $CLIENT_CPUS -- ${FLOOD_ARGS[*]}\`"
+    echo "Command: \`perf/scripts/flood.sh --name $NAME --nice $NICE --agent $AGENT_KIND --rules $RULES --shards $SHARDS --corpus ${CORPUS#"$REPO"/} --agent-cpus $AGENT_CPUS --client-cpus $CLIENT_CPUS -- ${FLOOD_ARGS[*]}\`"
     echo "at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); agent \`${AGENT#"$REPO"/} ${AGENT_ARGS[*]}\`."
     echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo "The machine is shared with other builds; figures are recorded, not asserted."
