@@ -12,9 +12,18 @@ pub struct TestConfigArgs {
     pub rules: PathBuf,
 }
 
-/// Loads and compiles the configuration; `Err` describes the first error.
+/// Loads and compiles the configuration; `Err` describes the first error (with file:line).
 pub fn run(args: TestConfigArgs) -> Result<(), Box<dyn std::error::Error>> {
-    Engine::from_file(&args.rules)?;
-    eprintln!("{}: configuration OK", args.rules.display());
+    let engine = Engine::from_file(&args.rules)?;
+    for w in engine.warnings() {
+        eprintln!("spoa-waf: warning: {w}");
+    }
+    let rs = engine.rules();
+    let starters = rs.rules.iter().filter(|r| !r.is_link).count();
+    eprintln!(
+        "{}: configuration OK ({starters} rules, {} chain links)",
+        args.rules.display(),
+        rs.rules.len() - starters
+    );
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::eval::leaf::matcher::Regex;
+use crate::eval::leaf::matcher::{LiteralKind, PatternId, PatternSet, PatternSetBuilder, Regex};
 use crate::eval::leaf::ops::{byte_range::ByteRanges, ip_match::IpMatcher};
 use crate::eval::leaf::transform::Transformation;
 use crate::seclang::{self, Action, Directive, Key, RuleAst, Span, VarSel};
@@ -425,6 +425,25 @@ pub struct Rule {
     pub chain: Option<usize>,
     /// Whether this rule is a chain link (not a starter).
     pub is_link: bool,
+    /// The pattern group and pattern that decide this rule's operator (see [`Group`]).
+    pub prefilter: Option<(u16, PatternId)>,
+}
+
+/// All pattern operators that share one transformation chain: each value, after the chain, is
+/// scanned once against all of them; each rule then reads its pattern's result.
+#[derive(Debug)]
+pub struct Group {
+    /// The transformation chain applied before the scan.
+    pub transforms: Vec<Transformation>,
+    /// The compiled patterns.
+    pub set: PatternSet,
+}
+
+/// Options for [`compile_with`].
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Directory for compiled Hyperscan databases (skips recompiling unchanged rule sets).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// One step of a phase program.
@@ -460,6 +479,8 @@ pub struct RuleSet {
     pub markers: Vec<String>,
     /// Warnings from parsing (ignored directives).
     pub warnings: Vec<String>,
+    /// Pattern groups, one per distinct transformation chain.
+    pub groups: Vec<Group>,
 }
 
 /// Parses and compiles the configuration file at `path`.
@@ -469,7 +490,12 @@ pub fn compile_file(path: &Path) -> Result<RuleSet, CompileError> {
         span: e.span,
         message: e.message,
     })?;
-    compile(cfg)
+    compile_with(cfg, &CompileOptions::default())
+}
+
+/// Compiles a parsed configuration with default options (no database cache).
+pub fn compile(cfg: seclang::Config) -> Result<RuleSet, CompileError> {
+    compile_with(cfg, &CompileOptions::default())
 }
 
 struct Pending {
@@ -484,7 +510,7 @@ enum Item {
 }
 
 /// Compiles a parsed configuration.
-pub fn compile(cfg: seclang::Config) -> Result<RuleSet, CompileError> {
+pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleSet, CompileError> {
     let mut settings = Settings::default();
     let mut pending: Vec<Pending> = Vec::new();
     let mut items: Vec<Item> = Vec::new();
@@ -639,6 +665,7 @@ pub fn compile(cfg: seclang::Config) -> Result<RuleSet, CompileError> {
         .try_into()
         .expect("exactly five phase defaults");
 
+    let groups = build_groups(&mut rules, opts)?;
     Ok(RuleSet {
         rules,
         phases,
@@ -646,7 +673,69 @@ pub fn compile(cfg: seclang::Config) -> Result<RuleSet, CompileError> {
         settings,
         markers,
         warnings: cfg.warnings,
+        groups,
     })
+}
+
+/// Registers every groupable pattern operator in the builder of its transformation chain.
+/// `multiMatch` rules stay out: they need the operator after every step of the chain.
+fn build_groups(rules: &mut [Rule], opts: &CompileOptions) -> Result<Vec<Group>, CompileError> {
+    let mut chains: Vec<Vec<Transformation>> = Vec::new();
+    let mut builders: Vec<PatternSetBuilder> = Vec::new();
+    for r in rules.iter_mut() {
+        if r.multi_match {
+            continue;
+        }
+        let gi = match chains.iter().position(|c| *c == r.transforms) {
+            Some(i) => i,
+            None => {
+                chains.push(r.transforms.clone());
+                builders.push(PatternSetBuilder::new());
+                chains.len() - 1
+            }
+        };
+        let b = &mut builders[gi];
+        let err = |e: crate::eval::leaf::matcher::MatcherError| CompileError {
+            rule_id: Some(r.id),
+            span: Some(r.span.clone()),
+            message: e.to_string(),
+        };
+        let lit = |m: &Macro| m.constant().map(<[u8]>::to_vec);
+        let pid = match &r.op {
+            Op::Rx(_) => Some(b.add_regex(&r.op_arg).map_err(err)?),
+            Op::Pm(phrases) => Some(b.add_phrases(phrases).map_err(err)?),
+            Op::Contains(m) => match lit(m) {
+                Some(l) => Some(b.add_literal(&l, LiteralKind::Contains).map_err(err)?),
+                None => None,
+            },
+            Op::BeginsWith(m) => match lit(m) {
+                Some(l) => Some(b.add_literal(&l, LiteralKind::BeginsWith).map_err(err)?),
+                None => None,
+            },
+            Op::EndsWith(m) => match lit(m) {
+                Some(l) => Some(b.add_literal(&l, LiteralKind::EndsWith).map_err(err)?),
+                None => None,
+            },
+            Op::Streq(m) => match lit(m) {
+                Some(l) => Some(b.add_literal(&l, LiteralKind::Equals).map_err(err)?),
+                None => None,
+            },
+            _ => None,
+        };
+        r.prefilter = pid.map(|p| (gi as u16, p));
+    }
+    let mut groups = Vec::new();
+    for (transforms, b) in chains.into_iter().zip(builders) {
+        let set = b
+            .build_cached(opts.cache_dir.as_deref())
+            .map_err(|e| CompileError {
+                rule_id: None,
+                span: None,
+                message: format!("building the pattern database: {e}"),
+            })?;
+        groups.push(Group { transforms, set });
+    }
+    Ok(groups)
 }
 
 fn intern(markers: &mut Vec<String>, name: &str) -> u32 {
@@ -941,6 +1030,7 @@ fn lower(
         ctls: Vec::new(),
         chain: None,
         is_link: starter.is_some(),
+        prefilter: None,
     };
     // Inherited defaults first (their transformations and log flags), then the rule's own.
     let mut own_disruptive = false;

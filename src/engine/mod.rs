@@ -37,7 +37,13 @@ impl std::error::Error for LoadError {}
 impl Engine {
     /// Loads and compiles the configuration at `path` (with its `Include`s).
     pub fn from_file(path: &Path) -> Result<Self, LoadError> {
-        let rules = compile::compile_file(path).map_err(|e| LoadError {
+        let cfg = crate::seclang::parse_file(path).map_err(|e| LoadError {
+            message: e.to_string(),
+        })?;
+        let opts = compile::CompileOptions {
+            cache_dir: Some(default_cache_dir()),
+        };
+        let rules = compile::compile_with(cfg, &opts).map_err(|e| LoadError {
             message: e.to_string(),
         })?;
         Ok(Engine {
@@ -62,9 +68,10 @@ impl Engine {
 
     /// Runs phases 1 and 2 (with body processing between them) on a fresh transaction and
     /// returns it, so callers can continue with the response or logging phases.
-    pub fn run_request(&self, req: &HttpRequest<'_>) -> Transaction {
+    pub fn run_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Transaction {
         let rs = &*self.rules;
         let mut tx = Transaction::new();
+        tx.sets = self.take_sets(scratch);
         tx.load_request(rs, req);
         tx.run_phase(rs, 1);
         if tx.disruption().is_none() {
@@ -85,12 +92,25 @@ impl Engine {
         tx.run_phase(rs, 4);
     }
 
-    /// Runs the logging phase (5) and produces the verdict.
-    pub fn finish(&self, tx: &mut Transaction) -> Verdict {
+    /// Runs the logging phase (5), produces the verdict and gives the scratch back.
+    pub fn finish(&self, scratch: &mut EngineScratch, tx: &mut Transaction) -> Verdict {
         let rs = &*self.rules;
         tx.run_phase(rs, 5);
         let score = inbound_score(tx);
+        scratch.sets = std::mem::take(&mut tx.sets);
         tx.verdict(score)
+    }
+
+    fn take_sets(&self, scratch: &mut EngineScratch) -> Vec<crate::matcher::SetScratch> {
+        if scratch.sets.len() != self.rules.groups.len() {
+            scratch.sets = self
+                .rules
+                .groups
+                .iter()
+                .map(|g| g.set.new_scratch())
+                .collect();
+        }
+        std::mem::take(&mut scratch.sets)
     }
 }
 
@@ -101,24 +121,44 @@ pub fn inbound_score(tx: &Transaction) -> i64 {
         .unwrap_or(0)
 }
 
-/// Per-shard engine state.
+/// Where compiled Hyperscan databases are cached between runs (`SPOA_WAF_CACHE_DIR`, else a
+/// directory under the system temporary directory). The cache is keyed by the exact pattern
+/// list and libhs version, so a stale entry is never used.
+pub fn default_cache_dir() -> std::path::PathBuf {
+    match std::env::var_os("SPOA_WAF_CACHE_DIR") {
+        Some(d) => d.into(),
+        None => std::env::temp_dir().join("spoa-waf-hs-cache"),
+    }
+}
+
+/// Per-shard engine state: Hyperscan scratch for every pattern group.
 #[derive(Debug, Default)]
-pub struct EngineScratch {}
+pub struct EngineScratch {
+    sets: Vec<crate::matcher::SetScratch>,
+}
 
 impl Inspector for Engine {
     type Scratch = EngineScratch;
 
     fn new_scratch(&self) -> EngineScratch {
-        EngineScratch::default()
+        EngineScratch {
+            sets: self
+                .rules
+                .groups
+                .iter()
+                .map(|g| g.set.new_scratch())
+                .collect(),
+        }
     }
 
-    fn inspect_request(&self, _scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Verdict {
-        let mut tx = self.run_request(req);
-        self.finish(&mut tx)
+    fn inspect_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Verdict {
+        let mut tx = self.run_request(scratch, req);
+        self.finish(scratch, &mut tx)
     }
 
-    fn inspect_response(&self, _scratch: &mut EngineScratch, res: &HttpResponse<'_>) -> Verdict {
+    fn inspect_response(&self, scratch: &mut EngineScratch, res: &HttpResponse<'_>) -> Verdict {
         let mut tx = Transaction::new();
+        tx.sets = self.take_sets(scratch);
         let rs = &*self.rules;
         tx.load_response(rs, res);
         tx.run_phase(rs, 3);
@@ -127,6 +167,7 @@ impl Inspector for Engine {
             .tx_int("blocking_outbound_anomaly_score")
             .or_else(|| tx.tx_int("outbound_anomaly_score"))
             .unwrap_or(0);
+        scratch.sets = std::mem::take(&mut tx.sets);
         tx.verdict(score)
     }
 }

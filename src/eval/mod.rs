@@ -12,7 +12,7 @@ pub mod leaf;
 mod log;
 mod request;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::compile::{
     AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode, KeySel, Macro, MacroPart, Op, Rule,
@@ -20,6 +20,15 @@ use crate::compile::{
 };
 use crate::inspect::{Disruption, DisruptiveAction, Verdict};
 use leaf::body::multipart::Flags;
+use leaf::matcher::SetScratch;
+
+/// One value after one group's transformation chain, and its exact pattern matches.
+#[derive(Debug)]
+struct ScanEntry {
+    orig: Vec<u8>,
+    transformed: Vec<u8>,
+    hits: Vec<leaf::matcher::PatternId>,
+}
 
 pub use request::RequestParts;
 
@@ -107,6 +116,12 @@ pub struct Transaction {
     // --- scratch ---
     buf_a: Vec<u8>,
     buf_b: Vec<u8>,
+    /// Per-shard Hyperscan scratch, one per pattern group (lent by the engine).
+    pub(crate) sets: Vec<SetScratch>,
+    /// (group, value hash) → index into `scans`: each value is transformed and scanned once
+    /// per group per transaction.
+    scan_index: HashMap<(u16, u64), usize>,
+    scans: Vec<ScanEntry>,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -321,12 +336,18 @@ impl Transaction {
                 self.collect(t, &mut values);
             }
             values.retain(|v| !self.excluded(rule, starter, starter_id, v, rs));
+            let mut hits = Vec::new();
             for v in values {
-                if self.match_value(rule, &v) {
+                hits.clear();
+                self.match_value(rs, rule, &v, &mut hits);
+                for h in hits.drain(..) {
                     matched = true;
-                    self.matched_var.clone_from(&v.data);
+                    self.matched_var.clone_from(&h);
                     self.matched_var_name.clone_from(&v.name);
-                    self.matched_vars.push(v);
+                    self.matched_vars.push(Value {
+                        name: v.name.clone(),
+                        data: h,
+                    });
                     self.run_setvars(rule);
                 }
             }
@@ -377,24 +398,90 @@ impl Transaction {
         })
     }
 
-    /// Runs the transformations and the operator on one value (all stages with multiMatch).
-    fn match_value(&mut self, rule: &Rule, v: &Value) -> bool {
+    /// Transforms `value` with group `g`'s chain and scans it (cached per transaction).
+    fn scan_cached(&mut self, rs: &RuleSet, g: u16, value: &[u8]) -> usize {
+        let h = hash_bytes(value);
+        if let Some(&i) = self.scan_index.get(&(g, h)) {
+            if self.scans[i].orig == value {
+                return i;
+            }
+        }
+        let group = &rs.groups[usize::from(g)];
+        let mut a = value.to_vec();
+        let mut b = Vec::new();
+        for t in &group.transforms {
+            t.apply(&a, &mut b);
+            std::mem::swap(&mut a, &mut b);
+        }
+        let mut hits = Vec::new();
+        if let Some(sc) = self.sets.get_mut(usize::from(g)) {
+            group.set.scan(sc, &a, &mut hits);
+        } else {
+            let mut sc = group.set.new_scratch();
+            group.set.scan(&mut sc, &a, &mut hits);
+        }
+        self.scans.push(ScanEntry {
+            orig: value.to_vec(),
+            transformed: a,
+            hits,
+        });
+        let i = self.scans.len() - 1;
+        self.scan_index.insert((g, h), i);
+        i
+    }
+
+    /// Runs the transformations and the operator on one value and pushes every matching
+    /// transformed value to `hits` (one per matching stage with multiMatch). MATCHED_VAR is the
+    /// transformed value, as in libmodsecurity3.
+    fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value, hits: &mut Vec<Vec<u8>>) {
+        if let Some((g, pid)) = rule.prefilter {
+            let i = self.scan_cached(rs, g, &v.data);
+            let hit = self.scans[i].hits.binary_search(&pid).is_ok();
+            if hit && rule.capture {
+                let input = self.scans[i].transformed.clone();
+                match &rule.op {
+                    Op::Rx(_) => {
+                        let mut caps = [None; 10];
+                        let set = &rs.groups[usize::from(g)].set;
+                        let ok = match self.sets.get_mut(usize::from(g)) {
+                            Some(sc) => set.captures(sc, pid, &input, &mut caps),
+                            None => set.captures(&mut set.new_scratch(), pid, &input, &mut caps),
+                        };
+                        if ok {
+                            self.set_captures(&input, &caps);
+                        }
+                    }
+                    _ => {
+                        self.op_matches(rule, &input);
+                    }
+                }
+            }
+            if hit != rule.negated {
+                hits.push(self.scans[i].transformed.clone());
+            }
+            return;
+        }
         if rule.multi_match {
-            let mut any = self.run_op(rule, &v.data);
+            if self.run_op(rule, &v.data) {
+                hits.push(v.data.clone());
+            }
             let mut cur = v.data.clone();
             for t in &rule.transforms {
                 let mut out = Vec::new();
                 if t.apply(&cur, &mut out) {
                     if self.run_op(rule, &out) {
-                        any = true;
+                        hits.push(out.clone());
                     }
                     cur = out;
                 }
             }
-            return any;
+            return;
         }
         if rule.transforms.is_empty() {
-            return self.run_op(rule, &v.data);
+            if self.run_op(rule, &v.data) {
+                hits.push(v.data.clone());
+            }
+            return;
         }
         let mut a = std::mem::take(&mut self.buf_a);
         let mut b = std::mem::take(&mut self.buf_b);
@@ -404,10 +491,11 @@ impl Transaction {
             t.apply(&a, &mut b);
             std::mem::swap(&mut a, &mut b);
         }
-        let r = self.run_op(rule, &a);
+        if self.run_op(rule, &a) {
+            hits.push(a.clone());
+        }
         self.buf_a = a;
         self.buf_b = b;
-        r
     }
 
     /// The operator (negation applied). Captures fill TX:0–9 when the rule has `capture`.
@@ -463,11 +551,11 @@ impl Transaction {
             Op::EndsWith(a) => input.ends_with(&self.expand(a)),
             Op::Within(a) => ops::within::within(input, &self.expand(a)),
             Op::StrMatch(a) => contains(input, &self.expand(a)),
-            Op::Eq(a) => to_int(input) == to_int(&self.expand(a)),
-            Op::Ge(a) => to_int(input) >= to_int(&self.expand(a)),
-            Op::Gt(a) => to_int(input) > to_int(&self.expand(a)),
-            Op::Le(a) => to_int(input) <= to_int(&self.expand(a)),
-            Op::Lt(a) => to_int(input) < to_int(&self.expand(a)),
+            Op::Eq(a) => ops::compare::eq(input, &self.expand(a)),
+            Op::Ge(a) => ops::compare::ge(input, &self.expand(a)),
+            Op::Gt(a) => ops::compare::gt(input, &self.expand(a)),
+            Op::Le(a) => ops::compare::le(input, &self.expand(a)),
+            Op::Lt(a) => ops::compare::lt(input, &self.expand(a)),
             Op::ValidateByteRange(r) => r.violates(input),
             Op::ValidateUrlEncoding => ops::validate::url_encoding_invalid(input),
             Op::ValidateUtf8Encoding => ops::validate::utf8_encoding_invalid(input),
@@ -729,7 +817,7 @@ impl Transaction {
             Var::MultipartDataAfter => flag(mp.is_some_and(|f| f.data_after), out),
             Var::MultipartHeaderFolding => flag(mp.is_some_and(|f| f.header_folding), out),
             Var::MultipartLfLine => flag(mp.is_some_and(|f| f.lf_line), out),
-            Var::MultipartCrlfLfLines => flag(mp.is_some_and(|f| f.crlf_line && f.lf_line), out),
+            Var::MultipartCrlfLfLines => flag(mp.is_some_and(|f| f.crlf_lf_lines()), out),
             Var::MultipartMissingSemicolon => flag(mp.is_some_and(|f| f.missing_semicolon), out),
             Var::MultipartInvalidQuoting => flag(mp.is_some_and(|f| f.invalid_quoting), out),
             Var::MultipartInvalidPart => flag(mp.is_some_and(|f| f.invalid_part), out),
@@ -892,6 +980,17 @@ impl Transaction {
     pub fn disruption(&self) -> Option<&Disruption> {
         self.disruption.as_ref()
     }
+}
+
+/// FNV-1a over the value: cheap and good enough to key the per-transaction scan cache
+/// (entries are verified byte for byte).
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ b.len() as u64;
+    for &c in b {
+        h ^= u64::from(c);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];

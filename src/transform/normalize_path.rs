@@ -13,7 +13,11 @@ pub(super) fn normalize(input: &[u8], out: &mut Vec<u8>, win: bool) {
     out.extend_from_slice(input);
     // Without a separator only a trailing '.' can change anything (the C code treats a
     // trailing ".." as a back-reference even then), so most values are returned as they are.
-    let has_sep = input.iter().any(|&b| b == b'/' || (win && b == b'\\'));
+    let has_sep = if win {
+        memchr::memchr2(b'/', b'\\', input).is_some()
+    } else {
+        memchr::memchr(b'/', input).is_some()
+    };
     if input.is_empty() || (!has_sep && input.last() != Some(&b'.')) {
         return;
     }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use serde_yaml::Value;
 use spoa_waf::compile;
-use spoa_waf::engine::Engine;
+use spoa_waf::engine::{Engine, EngineScratch};
+use spoa_waf::inspect::Inspector;
 use spoa_waf::inspect::{HeaderBlock, HttpRequest, HttpResponse};
 use spoa_waf::seclang;
 
@@ -63,7 +64,10 @@ fn load_engine(version: &str) -> Engine {
     let text = config_text(version);
     let cfg =
         seclang::parse_str(&text, &repo().join("crs-test.conf")).unwrap_or_else(|e| panic!("{e}"));
-    let rs = compile::compile(cfg).unwrap_or_else(|e| panic!("{e}"));
+    let opts = compile::CompileOptions {
+        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hs-cache")),
+    };
+    let rs = compile::compile_with(cfg, &opts).unwrap_or_else(|e| panic!("{e}"));
     Engine::from_rules(Arc::new(rs))
 }
 
@@ -335,7 +339,7 @@ fn hdrs_bin(headers: &[(String, String)]) -> Vec<u8> {
 }
 
 /// Runs one case; returns the logged ids.
-fn run_case(engine: &Engine, c: &Case) -> Vec<u32> {
+fn run_case(engine: &Engine, scratch: &mut EngineScratch, c: &Case) -> Vec<u32> {
     let (path, query) = match c.uri.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (c.uri.as_str(), None),
@@ -353,7 +357,7 @@ fn run_case(engine: &Engine, c: &Case) -> Vec<u32> {
         client: Some(("127.0.0.1".parse().unwrap(), 40000)),
         server: Some(("127.0.0.1".parse().unwrap(), 80)),
     };
-    let mut tx = engine.run_request(&req);
+    let mut tx = engine.run_request(scratch, &req);
     if path.starts_with("/reflect") {
         let spec: serde_json::Value = serde_json::from_slice(&c.body).unwrap_or_default();
         let status = spec["status"].as_u64().unwrap_or(200) as u16;
@@ -399,7 +403,7 @@ fn run_case(engine: &Engine, c: &Case) -> Vec<u32> {
         };
         engine.run_response(&mut tx, &res);
     }
-    engine.finish(&mut tx).logged_rule_ids
+    engine.finish(scratch, &mut tx).logged_rule_ids
 }
 
 #[derive(Debug, Default)]
@@ -436,6 +440,7 @@ fn run_suite(version: &str) {
         .get(version)
         .unwrap_or_else(|| panic!("no overrides entry for {version}"));
     let engine = load_engine(version);
+    let mut scratch = engine.new_scratch();
     let (cases, unrunnable) = load_cases(version);
     let filter = std::env::var("CRS_FILTER").ok();
     let verbose = std::env::var("CRS_VERBOSE").is_ok();
@@ -451,7 +456,7 @@ fn run_suite(version: &str) {
             skipped += 1;
             continue;
         }
-        let ids: HashSet<u32> = run_case(&engine, c).into_iter().collect();
+        let ids: HashSet<u32> = run_case(&engine, &mut scratch, c).into_iter().collect();
         let missing: Vec<u32> = c
             .expect
             .iter()

@@ -56,3 +56,116 @@ fn every_crs_file_parses() {
     assert!(files.len() > 60, "{} files", files.len());
     assert!(rules > 2000, "{rules} rules");
 }
+
+mod blocking {
+    use std::path::Path;
+
+    use spoa_waf::corpus::CorpusRequest;
+    use spoa_waf::engine::Engine;
+    use spoa_waf::inspect::{DisruptiveAction, Inspector};
+
+    fn debian_engine() -> Option<Engine> {
+        if !Path::new("/usr/share/modsecurity-crs/rules").is_dir() {
+            eprintln!("Debian modsecurity-crs is not installed; skipping");
+            return None;
+        }
+        let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/spoa-waf.conf");
+        Some(Engine::from_file(&conf).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn req(line: &str) -> CorpusRequest {
+        CorpusRequest::parse(line, 1).unwrap()
+    }
+
+    /// PL1 blocking mode, the project's default configuration (Debian CRS 3.3.4).
+    #[test]
+    fn etc_passwd_is_denied_with_930120() {
+        let Some(engine) = debian_engine() else {
+            return;
+        };
+        let mut scratch = engine.new_scratch();
+        let r = req(
+            r#"{"name":"lfi","uri":"/?p=/etc/passwd","headers":[["Host","echo.domain"],["User-Agent","curl/8.0"],["Accept","*/*"]]}"#,
+        );
+        let v = engine.inspect_request(&mut scratch, &r.as_request());
+        let d = v.disruption.as_ref().expect("blocked");
+        assert_eq!(
+            (d.action, d.status, d.phase),
+            (DisruptiveAction::Deny, 403, 2)
+        );
+        assert_eq!(d.rule_id, 949110);
+        assert!(
+            v.logged_rule_ids.contains(&930120),
+            "{:?}",
+            v.logged_rule_ids
+        );
+        assert!(v.anomaly_score >= 5);
+        let line = v
+            .log_lines
+            .iter()
+            .find(|l| l.contains("[id \"930120\"]"))
+            .unwrap();
+        assert!(line.starts_with("ModSecurity: Warning. Matched "), "{line}");
+        assert!(line.contains("ARGS:p"), "{line}");
+        let deny = v
+            .log_lines
+            .iter()
+            .find(|l| l.contains("[id \"949110\"]"))
+            .unwrap();
+        assert!(
+            deny.starts_with("ModSecurity: Access denied with code 403 (phase 2)."),
+            "{deny}"
+        );
+    }
+
+    #[test]
+    fn ordinary_browser_and_api_requests_pass() {
+        let Some(engine) = debian_engine() else {
+            return;
+        };
+        let mut scratch = engine.new_scratch();
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        let cases = [
+            format!(r#"{{"name":"home","uri":"/","headers":[["Host","shop.example"],["User-Agent","{ua}"],["Accept","text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],["Accept-Language","en-US,en;q=0.5"],["Accept-Encoding","gzip, deflate, br"],["Connection","keep-alive"],["Cookie","session=abc123; theme=dark"]]}}"#),
+            format!(r#"{{"name":"search","uri":"/search?q=red+shoes&page=2&sort=price_asc","headers":[["Host","shop.example"],["User-Agent","{ua}"],["Accept","text/html"],["Referer","https://shop.example/"]]}}"#),
+            format!(r#"{{"name":"asset","uri":"/static/app.3f9a1c.js","headers":[["Host","shop.example"],["User-Agent","{ua}"],["Accept","*/*"]]}}"#),
+            format!(r#"{{"name":"login","method":"POST","uri":"/login","headers":[["Host","shop.example"],["User-Agent","{ua}"],["Accept","text/html"],["Content-Type","application/x-www-form-urlencoded"],["Content-Length","37"]],"body":"username=alice&password=correct-horse"}}"#),
+            r#"{"name":"api-get","uri":"/api/v1/orders/1234?fields=id,total","headers":[["Host","api.example"],["User-Agent","okhttp/4.12.0"],["Accept","application/json"],["Authorization","Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl"]]}"#.to_string(),
+            r#"{"name":"api-post","method":"POST","uri":"/api/v1/orders","headers":[["Host","api.example"],["User-Agent","python-requests/2.31"],["Accept","application/json"],["Content-Type","application/json"],["Content-Length","52"]],"body":"{\"item\":\"sku-42\",\"qty\":2,\"note\":\"leave at door\"}"}"#.to_string(),
+            r#"{"name":"h2","uri":"/healthz","version":"2","headers":[["host","api.example"],["user-agent","kube-probe/1.29"],["accept","*/*"]]}"#.to_string(),
+        ];
+        for c in &cases {
+            let r = req(c);
+            let v = engine.inspect_request(&mut scratch, &r.as_request());
+            assert!(
+                v.disruption.is_none() && v.logged_rule_ids.is_empty(),
+                "{}: {:?} {:?}",
+                r.name,
+                v.disruption,
+                v.log_lines
+            );
+        }
+    }
+
+    /// DetectionOnly logs the deny but never disrupts.
+    #[test]
+    fn detection_only_never_disrupts() {
+        let dir = std::env::temp_dir().join(format!("spoa-waf-do-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("t.conf");
+        std::fs::write(
+            &conf,
+            "SecRuleEngine DetectionOnly\n\
+             SecRule ARGS \"@contains evil\" \"id:10,phase:1,deny,status:403,msg:'evil arg'\"\n",
+        )
+        .unwrap();
+        let engine = Engine::from_file(&conf).unwrap();
+        let mut scratch = engine.new_scratch();
+        let r = req(r#"{"name":"x","uri":"/?a=evil"}"#);
+        let v = engine.inspect_request(&mut scratch, &r.as_request());
+        assert!(v.disruption.is_none());
+        assert_eq!(v.logged_rule_ids, vec![10]);
+        assert!(v.log_lines[0].starts_with("ModSecurity: Warning."));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
