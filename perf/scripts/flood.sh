@@ -136,12 +136,12 @@ stop_agent() {
     fi
 }
 trap stop_agent EXIT
-for _ in $(seq 600); do
+for _ in $(seq 6000); do
     port_open && break
     kill -0 "$AGENT_PID" 2>/dev/null || { echo "flood.sh: agent exited, see $FULL_LOG" >&2; tail -5 "$FULL_LOG" >&2; exit 1; }
     sleep 0.05
 done
-port_open || { echo "flood.sh: agent not listening after 30 s" >&2; exit 1; }
+port_open || { echo "flood.sh: agent not listening after 300 s" >&2; exit 1; }
 STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 
 proc_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null || echo 0; }
