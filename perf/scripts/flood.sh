@@ -9,7 +9,7 @@
 # Usage: perf/scripts/flood.sh --name NAME [--rules none|crs3|crs4|FILE] [--shards N]
 #          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile] [--baseline]
 #          [--agent spoa-waf|null] [--stats-interval S] [--agent-arg ARG]... [--no-build]
-#          [--nice N] [--out DIR] [-- SPOP-FLOOD-ARGS...]
+#          [--nice N] [--cold] [--out DIR] [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
 #   --agent-cpus 0, --client-cpus 1, --port 23456+(pid mod 2000); spop-flood defaults to
 #   --connections 2 --pipeline 20 --duration 10 --warmup 2 unless given after `--`.
@@ -20,7 +20,9 @@
 #   through libmodsecurity3 with the same rules on the agent's first CPU (perf/baseline/run.sh
 #   --repeat 1) and record the ratio, so both figures come from one run under one machine load.
 #   --nice N runs agent, client and baseline at that priority (e.g. -10 on a machine busy with
-#   builds, so a short run measures the agent rather than the scheduler).
+#   builds, so a short run measures the agent rather than the scheduler). --cold starts the agent
+#   with an empty Hyperscan cache (SPOA_WAF_CACHE_DIR in a fresh directory): start-up then
+#   includes compiling every database.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -36,6 +38,7 @@ PORT=$((23456 + $$ % 2000))
 PROFILE=0
 BASELINE=0
 NICE=0
+COLD=0
 BUILD=1
 OUT=""
 AGENT_KIND=spoa-waf
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
         --profile) PROFILE=1; shift ;;
         --baseline) BASELINE=1; shift ;;
         --nice) NICE="$2"; shift 2 ;;
+        --cold) COLD=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --agent) AGENT_KIND="$2"; shift 2 ;;
         --stats-interval) STATS_INTERVAL="$2"; shift 2 ;;
@@ -126,6 +130,10 @@ if port_open; then echo "flood.sh: port $PORT is already in use" >&2; exit 1; fi
 t0=$(date +%s%N)
 # The agent may log a line per matched rule: the full log stays in /tmp, the run keeps a digest.
 FULL_LOG="$WORK/agent-$NAME.log"
+if [ "$COLD" = 1 ]; then
+    export SPOA_WAF_CACHE_DIR="$WORK/cold-cache-$$"
+    rm -rf "$SPOA_WAF_CACHE_DIR"
+fi
 nice -n "$NICE" taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$FULL_LOG" 2>&1 &
 AGENT_PID=$!
 stop_agent() {
@@ -167,6 +175,7 @@ HWM=$(proc_kb VmHWM)
 if [ "$PROFILE" = 1 ]; then wait "$PROF_PID" || true; fi
 stop_agent
 trap - EXIT
+if [ "$COLD" = 1 ]; then rm -rf "$SPOA_WAF_CACHE_DIR"; fi
 
 if [ "$BASELINE" = 1 ]; then
     case "$RULES" in
@@ -199,15 +208,16 @@ HZ=$(getconf CLK_TCK)
 # blocks none of them did not really evaluate the rules.
 ATTACKS=$(grep -c '"name":"[^"]*attack' "$CORPUS" || true)
 python3 - "$OUT" "$STARTUP_MS" "$RSS_IDLE" "$RSS_LOADED" "$HWM" "$TICKS0" "$TICKS1" "$HZ" "$WALL_NS" \
-    "$SHARDS" "$RULES" "$AGENT_CPUS" "$CLIENT_CPUS" "$ATTACKS" <<'EOF'
+    "$SHARDS" "$RULES" "$AGENT_CPUS" "$CLIENT_CPUS" "$ATTACKS" "$COLD" <<'EOF'
 import json, sys
-out, startup, rss0, rss1, hwm, t0, t1, hz, wall, shards, rules, acpu, ccpu, attacks = sys.argv[1:]
+out, startup, rss0, rss1, hwm, t0, t1, hz, wall, shards, rules, acpu, ccpu, attacks, cold = sys.argv[1:]
 cpu_s = (int(t1) - int(t0)) / int(hz)
 wall_s = int(wall) / 1e9
 agent = {"startup_ms": int(startup), "rss_idle_kb": int(rss0 or 0), "rss_loaded_kb": int(rss1 or 0),
          "rss_peak_kb": int(hwm or 0), "cpu_s": cpu_s, "wall_s": wall_s,
          "cores_busy": cpu_s / wall_s if wall_s > 0 else 0.0, "shards": int(shards), "rules": rules,
-         "agent_cpus": acpu, "client_cpus": ccpu, "corpus_attacks": int(attacks or 0)}
+         "agent_cpus": acpu, "client_cpus": ccpu, "corpus_attacks": int(attacks or 0),
+         "cold_start": cold == "1"}
 # The agent's own totals line (counters and in-agent latency), when it prints one.
 import re
 try:
@@ -245,6 +255,9 @@ print("| %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %.2f | %.0f | 
     f["rps"], f["p50_us"], f.get("p90_us", 0), f["p99_us"], f["p999_us"], f["max_us"], f["blocked"],
     f["errors"], f.get("disconnects", 0), a["cores_busy"], per_core, a["rss_idle_kb"] / 1024,
     a["rss_loaded_kb"] / 1024, a["rss_peak_kb"] / 1024, a["startup_ms"]))
+print()
+print("Start-up %s: %d ms until the port accepted." % (
+    "cold (empty Hyperscan cache)" if a.get("cold_start") else "with whatever Hyperscan cache the machine had", a["startup_ms"]))
 print()
 print("Mode %s, %d connection(s) × pipeline %d, %d requests in %.1f s measured (%s); spop-flood "
       "itself kept %s cores busy." % (f["mode"], f["connections"], f["pipeline"], f["requests"], f["duration_s"],
