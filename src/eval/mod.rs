@@ -312,7 +312,11 @@ impl Transaction {
             Ctl::RuleRemoveTargetByMsg(m, t) => self
                 .removed_targets
                 .push(TargetRemoval::Msg(m.clone(), t.clone())),
-            Ctl::RequestBodyProcessor(p) => self.forced_processor = Some(*p),
+            Ctl::RequestBodyProcessor(p) => {
+                // Visible at once: CRS 901340 reads REQBODY_PROCESSOR later in phase 1.
+                self.forced_processor = Some(*p);
+                self.processor = Some(*p);
+            }
             Ctl::ForceRequestBodyVariable(b) => self.force_body_var = *b,
             Ctl::RequestBodyAccess(b) => self.body_access = Some(*b),
             Ctl::ResponseBodyAccess(b) => self.response_body_access = Some(*b),
