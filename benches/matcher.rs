@@ -64,6 +64,19 @@ const ATTACKS: &[&[u8]] = &[
 fn throughput(set: &PatternSet, values: &[&[u8]], budget: Duration) -> (f64, f64, f64) {
     let mut s = set.new_scratch();
     let mut out = Vec::new();
+    for v in values {
+        set.scan(&mut s, v, &mut out);
+    }
+    let c = s.counters();
+    let per = |x: u64| x as f64 / c.scans.max(1) as f64;
+    println!(
+        "  per scan: {:.2} Hyperscan reports, {:.2} PCRE2 runs ({:.2} rejected)",
+        per(c.hs_hits),
+        per(c.pcre_runs),
+        per(c.pcre_rejects)
+    );
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
     let mut n = 0u64;
     let mut hits = 0u64;
     let start = Instant::now();
@@ -86,7 +99,15 @@ fn main() {
     let cache = std::env::temp_dir().join(format!("spoa-waf-matcher-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     println!("libhs {}", hyperscan_version());
+    // `cargo bench --bench matcher -- v4.28.0` runs one version; cargo adds `--bench` itself.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.starts_with('v'))
+        .collect();
     for version in ["v3.3.4", "v4.28.0"] {
+        if !wanted.is_empty() && !wanted.iter().any(|w| w == version) {
+            continue;
+        }
         let pats = patterns(version);
         let bytes: usize = pats.iter().map(String::len).sum();
         let t = Instant::now();
@@ -145,8 +166,36 @@ fn main() {
             "scan 1 KiB text: {rate:.0} scans/s, {ns:.0} ns/scan ({:.0} MB/s)",
             1024.0 * rate / 1e6
         );
+        println!("slowest patterns under plain PCRE2, typical values:");
+        slowest(&pats, TYPICAL, 5);
+        println!("slowest patterns under plain PCRE2, 1 KiB text:");
+        slowest(&pats, &[&kb], 5);
     }
     let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// The patterns PCRE2 spends most time on for `values` (each run alone), slowest first.
+fn slowest(pats: &[String], values: &[&[u8]], n: usize) {
+    let mut v: Vec<(Duration, &String)> = pats
+        .iter()
+        .filter_map(|p| {
+            let re = spoa_waf::matcher::Regex::new(p).ok()?;
+            let t = Instant::now();
+            for _ in 0..20 {
+                for v in values {
+                    black_box(re.is_match(black_box(v)));
+                }
+            }
+            Some((t.elapsed() / (20 * values.len() as u32), p))
+        })
+        .collect();
+    v.sort_by_key(|e| std::cmp::Reverse(e.0));
+    for (d, p) in v.into_iter().take(n) {
+        println!(
+            "  {d:>10?} per value  {}",
+            p.chars().take(90).collect::<String>()
+        );
+    }
 }
 
 fn hyperscan_version() -> String {

@@ -48,8 +48,8 @@ if [ ! -x "$BIN" ] || [ "$MODSEC_SRC" -nt "$BIN" ]; then
     echo "building $BIN" >&2
     g++ -O2 -std=c++17 -o "$BIN" "$MODSEC_SRC" -lmodsecurity
 fi
-sed "s#@HERE@#$HERE#g" "$HERE/crs3.conf.in" > "$WORK/crs3.conf"
-sed "s#@HERE@#$HERE#g; s#@CRS4@#$CRS4#g" "$HERE/crs4.conf.in" > "$WORK/crs4.conf"
+sed "s#@HERE@#$HERE#g; s#@REPO@#$REPO#g" "$HERE/crs3.conf.in" > "$WORK/crs3.conf"
+sed "s#@HERE@#$HERE#g; s#@REPO@#$REPO#g; s#@CRS4@#$CRS4#g" "$HERE/crs4.conf.in" > "$WORK/crs4.conf"
 
 PIN=()
 if command -v taskset >/dev/null; then PIN=(taskset -c "$CPU"); fi
@@ -83,7 +83,7 @@ done
     echo "Made by \`perf/baseline/run.sh --repeat $REPEAT --cpu $CPU\` at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')."
     echo "Engine: $(dpkg-query -W -f '${Package} ${Version}' libmodsecurity3 2>/dev/null || echo libmodsecurity3);"
     echo "rules: crs3 = Debian $(dpkg-query -W -f '${Package} ${Version}' modsecurity-crs 2>/dev/null || echo modsecurity-crs),"
-    echo "crs4 = CRS 4.28.0 from shared/crs; both at PL1 behind \`perf/baseline/base.conf\`."
+    echo "crs4 = CRS 4.28.0 from shared/crs; both at PL1 behind \`rules/modsecurity-base.conf\` + \`perf/baseline/overrides.conf\`."
     echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo "The machine is shared; figures are recorded, not asserted."
     echo

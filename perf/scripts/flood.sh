@@ -7,7 +7,7 @@
 # Records; never asserts a timing.
 #
 # Usage: perf/scripts/flood.sh --name NAME [--rules none|crs3|crs4|FILE] [--shards N]
-#          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile]
+#          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile] [--baseline]
 #          [--agent spoa-waf|null] [--stats-interval S] [--agent-arg ARG]... [--no-build]
 #          [--out DIR] [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
@@ -16,6 +16,9 @@
 #   crs3 / crs4 are the libmodsecurity baseline's configurations (perf/baseline/*.conf.in),
 #   so both engines see the same rules. --agent null floods bench/spop-flood's null-agent example
 #   instead (no inspection at all): the client's and the loopback's own ceiling.
+#   --baseline (rules crs3|crs4, a bench/corpus file): right after the flood, run the same corpus
+#   through libmodsecurity3 with the same rules on the agent's first CPU (perf/baseline/run.sh
+#   --repeat 1) and record the ratio, so both figures come from one run under one machine load.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -29,6 +32,7 @@ CLIENT_CPUS=1
 # A fresh port per run: the previous agent's TIME_WAIT sockets can block a re-bind of the same one.
 PORT=$((23456 + $$ % 2000))
 PROFILE=0
+BASELINE=0
 BUILD=1
 OUT=""
 AGENT_KIND=spoa-waf
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
         --client-cpus) CLIENT_CPUS="$2"; shift 2 ;;
         --port) PORT="$2"; shift 2 ;;
         --profile) PROFILE=1; shift ;;
+        --baseline) BASELINE=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --agent) AGENT_KIND="$2"; shift 2 ;;
         --stats-interval) STATS_INTERVAL="$2"; shift 2 ;;
@@ -74,15 +79,15 @@ find_crs4() {
 case "$RULES" in
     none) RULES_FILE="$REPO/perf/rules/no-rules.conf" ;;
     crs3) RULES_FILE="$WORK/crs3.conf"
-          sed "s#@HERE@#$REPO/perf/baseline#g" "$REPO/perf/baseline/crs3.conf.in" > "$RULES_FILE" ;;
+          sed "s#@HERE@#$REPO/perf/baseline#g; s#@REPO@#$REPO#g" "$REPO/perf/baseline/crs3.conf.in" > "$RULES_FILE" ;;
     crs4) RULES_FILE="$WORK/crs4.conf"
           CRS4="$(find_crs4)" || { echo "flood.sh: shared/crs/v4.28.0 not found" >&2; exit 1; }
-          sed "s#@HERE@#$REPO/perf/baseline#g; s#@CRS4@#$CRS4#g" "$REPO/perf/baseline/crs4.conf.in" > "$RULES_FILE" ;;
+          sed "s#@HERE@#$REPO/perf/baseline#g; s#@REPO@#$REPO#g; s#@CRS4@#$CRS4#g" "$REPO/perf/baseline/crs4.conf.in" > "$RULES_FILE" ;;
     *) RULES_FILE="$(cd "$(dirname "$RULES")" && pwd)/$(basename "$RULES")" ;;
 esac
 
 case "$AGENT_KIND" in
-    spoa-waf) BUILD_ARGS=(--bin spoa-waf -p spop-flood); AGENT="$REPO/target/release/spoa-waf" ;;
+    spoa-waf) BUILD_ARGS=(-p spoa-waf -p spop-flood --bins); AGENT="$REPO/target/release/spoa-waf" ;;
     null) BUILD_ARGS=(-p spop-flood --bin spop-flood --example null-agent); AGENT="$REPO/target/release/examples/null-agent" ;;
     *) echo "flood.sh: --agent spoa-waf|null" >&2; exit 2 ;;
 esac
@@ -157,6 +162,15 @@ if [ "$PROFILE" = 1 ]; then wait "$PROF_PID" || true; fi
 stop_agent
 trap - EXIT
 
+if [ "$BASELINE" = 1 ]; then
+    case "$RULES" in
+        crs3|crs4) "$REPO/perf/baseline/run.sh" --repeat 1 --cpu "${AGENT_CPUS%%[,-]*}" --rules "$RULES" \
+                       --out "$OUT/baseline" "$(basename "$CORPUS" .jsonl)" > /dev/null 2> "$OUT/baseline.log" \
+                       || echo "flood.sh: baseline failed, see $OUT/baseline.log" >&2 ;;
+        *) echo "flood.sh: --baseline needs --rules crs3 or crs4" >&2 ;;
+    esac
+fi
+
 HZ=$(getconf CLK_TCK)
 python3 - "$OUT" "$STARTUP_MS" "$RSS_IDLE" "$RSS_LOADED" "$HWM" "$TICKS0" "$TICKS1" "$HZ" "$WALL_NS" \
     "$SHARDS" "$RULES" "$AGENT_CPUS" "$CLIENT_CPUS" <<'EOF'
@@ -209,6 +223,17 @@ print()
 print("Mode %s, %d connection(s) × pipeline %d, %d requests in %.1f s measured (%s); spop-flood "
       "itself kept %s cores busy." % (f["mode"], f["connections"], f["pipeline"], f["requests"], f["duration_s"],
       f["message"], "%.2f" % f["client_cores_busy"] if f.get("client_cores_busy") is not None else "?"))
+import os
+bl = out + "/baseline/baseline.jsonl"
+if os.path.exists(bl):
+    b = [json.loads(l) for l in open(bl) if l.strip()]
+    if b:
+        b = b[0]
+        print()
+        print("libmodsecurity3 on the same corpus and rules, right after, one core: %.1f req/s "
+              "(blocked %d of %d): spoa-waf/libmodsecurity3 = **%.0f×** (%.0f× per busy agent core)." % (
+              b["rps"], b["blocked"], b["corpus_size"], f["rps"] / b["rps"] if b["rps"] else 0.0,
+              per_core / b["rps"] if b["rps"] else 0.0))
 if a["rules"] not in ("none", "n/a") and f["blocked"] == 0:
     # A WAF benchmark whose rules never fire measures nothing (cf. zentinel-modsec's retraction).
     print()

@@ -335,3 +335,86 @@ fn empty_notify_gets_empty_ack() {
     assert!(vars.is_empty());
     assert_eq!(o, Outcome::default());
 }
+
+/// Random argument lists (names, types, counts) under every message name: always exactly one
+/// well-formed ACK, never a panic.
+#[test]
+fn random_messages_always_get_exactly_one_ack() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let names: [&[u8]; 14] = [
+        b"",
+        b"app",
+        b"id",
+        b"src-ip",
+        b"src-port",
+        b"dst-ip",
+        b"dst-port",
+        b"method",
+        b"path",
+        b"query",
+        b"version",
+        b"headers",
+        b"body",
+        b"status",
+    ];
+    let blobs: [&[u8]; 5] = [
+        b"",
+        b"GET",
+        b"/etc/passwd",
+        b"\x04host\x01a\x00\x00",
+        b"\xff\xfe\x00",
+    ];
+    let mut a = Adapter::new(Arc::new(TestInspector));
+    for round in 0..5000 {
+        let nb = (next() % 14) as usize;
+        let args: Vec<(&[u8], TypedData<'_>)> = (0..nb)
+            .map(|_| {
+                let name = names[(next() % names.len() as u64) as usize];
+                let blob = blobs[(next() % blobs.len() as u64) as usize];
+                let v = match next() % 10 {
+                    0 => TypedData::Null,
+                    1 => TypedData::Bool(next() % 2 == 0),
+                    2 => TypedData::Int32(next() as i32),
+                    3 => TypedData::Uint32(next() as u32),
+                    4 => TypedData::Int64(next() as i64),
+                    5 => TypedData::Uint64(next()),
+                    6 => TypedData::Ipv4((next() as u32).into()),
+                    7 => TypedData::Ipv6(u128::from(next()).into()),
+                    8 => TypedData::String(blob),
+                    _ => TypedData::Binary(blob),
+                };
+                (name, v)
+            })
+            .collect();
+        let name: &[u8] = [&b"check-request"[..], b"coraza-req", b"coraza-res", b"x"][round % 4];
+        let mut notify = BytesMut::new();
+        let meta = Metadata {
+            stream_id: round as u64,
+            frame_id: 1,
+        };
+        encode_notify(&mut notify, meta, &[MessageSpec { name, args: &args }]);
+        let (f, _) = decode_frame(&notify, u32::MAX).unwrap().unwrap();
+        let mut out = BytesMut::new();
+        a.answer(
+            &Notify {
+                meta,
+                messages: Messages::new(f.payload),
+            },
+            16380,
+            &mut out,
+            &mut Log::default(),
+        );
+        let (ack, used) = decode_frame(&out, u32::MAX).unwrap().unwrap();
+        assert_eq!(
+            (ack.ftype, ack.meta, used),
+            (FrameType::Ack, meta, out.len())
+        );
+        assert!(Actions::new(ack.payload).all(|a| a.is_ok()));
+    }
+}

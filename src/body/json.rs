@@ -13,6 +13,9 @@
 
 use super::Pair;
 
+/// libmodsecurity3's depth limit when `SecRequestBodyJsonDepthLimit` is not set.
+pub const DEFAULT_DEPTH_LIMIT: usize = 10_000;
+
 /// Flattens `body` into `out`. On error the pairs found before the error stay in `out`, and
 /// the message is REQBODY_ERROR_MSG as ModSecurity words it (`JSON parsing error: ...`).
 /// An empty body is not an error (ModSecurity skips it).

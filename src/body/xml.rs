@@ -1,14 +1,15 @@
 //! `text/xml` / `application/xml` bodies → what `XML:/*` and `XML://@*` yield in libmodsecurity3.
 //!
 //! Confirmed against libmodsecurity3 3.0.9 (libxml2): `XML:/*` is ONE value, the text content of
-//! the root element (all descendant text and CDATA concatenated, comments and PIs dropped,
-//! entities expanded, line ends normalised to LF); `XML://@*` is every attribute value in
-//! document order (namespace declarations excluded), normalised as XML 1.0 §3.3.3 says.
+//! the root element (descendant text and CDATA concatenated, comments and PIs dropped, entities
+//! expanded, line ends normalised to LF outside CDATA); `XML://@*` is every attribute value in
+//! document order (namespace declarations and attributes from entity text excluded).
 //! A small non-validating parser of our own: it never fetches anything (external entities and
-//! DTDs expand to nothing, as libxml2 does without XML_PARSE_NOENT/DTDLOAD), bounds entity
-//! expansion (billion laughs), and has no recursion on element depth. Malformed documents are
-//! an error (ModSecurity sets REQBODY_ERROR). Encodings: UTF-8, ISO-8859-1, Windows-1252, ASCII.
-//! These are the only two XPath expressions CRS uses; no general XPath here.
+//! DTDs expand to nothing, as in libxml2 without NOENT/DTDLOAD), bounds entity expansion
+//! (billion laughs), and does not recurse on element depth. Malformed documents are an error
+//! (REQBODY_ERROR); [`parse_partial`] also gives what ModSecurity still exposes for them.
+//! Encodings: UTF-8, ISO-8859-1, Windows-1252, ASCII (others are rejected: fail closed).
+//! Only the two XPath expressions CRS uses are answered; there is no general XPath here.
 
 use std::collections::HashMap;
 
@@ -45,7 +46,27 @@ pub struct XmlError {
 
 /// Like [`parse`], with the reason of a failure.
 pub fn parse_detailed(body: &[u8]) -> Result<Xml, XmlError> {
-    let doc = decode(body)?;
+    let (p, result) = run(body);
+    result?;
+    let mut out = p.out;
+    out.root_text.push(p.text);
+    Ok(out)
+}
+
+/// What ModSecurity still exposes when the document is malformed: libxml2 keeps the tree
+/// built before the error, so `XML:/*` is the root's text up to that point (nothing if no
+/// root start tag was complete) and `XML://@*` the attributes of the start tags read so far.
+/// The second value is REQBODY_ERROR_MSG (None for a well-formed document).
+pub fn parse_partial(body: &[u8]) -> (Xml, Option<String>) {
+    let (p, result) = run(body);
+    let mut out = p.out;
+    if result.is_ok() || p.root_started {
+        out.root_text.push(p.text);
+    }
+    (out, result.err().map(|_| ERROR_MSG.to_string()))
+}
+
+fn run(body: &[u8]) -> (Parser, Result<(), XmlError>) {
     let mut p = Parser {
         out: Xml::default(),
         entities: HashMap::new(),
@@ -53,10 +74,11 @@ pub fn parse_detailed(body: &[u8]) -> Result<Xml, XmlError> {
         lenient_entities: false,
         expanded: 0,
         text: Vec::new(),
+        root_started: false,
+        pending_attrs: Vec::new(),
     };
-    p.document(&doc)?;
-    p.out.root_text.push(p.text);
-    Ok(p.out)
+    let result = decode(body).and_then(|doc| p.document(&doc));
+    (p, result)
 }
 
 fn err<T>(offset: usize, what: &'static str) -> Result<T, XmlError> {
@@ -180,6 +202,10 @@ struct Parser {
     lenient_entities: bool,
     expanded: usize,
     text: Vec<u8>,
+    /// A start tag of the root element was completed (libxml2 then has a tree to query).
+    root_started: bool,
+    /// Attribute values of the start tag being read: libxml2 adds them when the tag is whole.
+    pending_attrs: Vec<Vec<u8>>,
 }
 
 /// A cursor over one buffer (the document, or an entity's replacement text).
@@ -663,6 +689,17 @@ impl Parser {
                 if v.starts(b"&#") {
                     let cp = Self::char_ref(&mut v)?;
                     push_char(&mut text, cp);
+                } else if b == b'&' {
+                    // A general entity reference stays as is, but must be well-formed now.
+                    let start = v.i;
+                    v.i += 1;
+                    v.name()?;
+                    if !v.eat(b";") {
+                        return err(c.i, "malformed reference in entity value");
+                    }
+                    text.extend_from_slice(&value[start..v.i]);
+                } else if b == b'%' {
+                    return err(c.i, "parameter entity reference in entity value");
                 } else if b == b'\r' {
                     // Literal line ends are normalised; a `&#13;` stays a CR.
                     text.push(b'\n');
@@ -782,7 +819,16 @@ impl Parser {
         let mut inner = Cur { s: &text, i: 0 };
         match in_attr {
             Some(out) => self.attr_text(&mut inner, depth + 1, out, None),
-            None => self.content(&mut inner, depth + 1, false),
+            None => {
+                // libxml2 parses an entity's content on its own; if that fails, none of it
+                // reaches the tree (observed).
+                let keep = self.text.len();
+                let result = self.content(&mut inner, depth + 1, false);
+                if result.is_err() {
+                    self.text.truncate(keep);
+                }
+                result
+            }
         }
     }
 
@@ -917,11 +963,17 @@ impl Parser {
         let mut names: Vec<&[u8]> = Vec::new();
         loop {
             let spaced = c.skip_space();
-            if c.eat(b"/>") {
-                return Ok(true);
-            }
-            if c.eat(b">") {
-                return Ok(false);
+            let end = if c.eat(b"/>") {
+                Some(true)
+            } else if c.eat(b">") {
+                Some(false)
+            } else {
+                None
+            };
+            if let Some(empty) = end {
+                self.out.attr_values.append(&mut self.pending_attrs);
+                self.root_started = true;
+                return Ok(empty);
             }
             if !spaced {
                 return err(c.i, "space expected between attributes");
@@ -950,7 +1002,7 @@ impl Parser {
                     .strip_prefix(b"xmlns:")
                     .is_some_and(|p| p.first().is_some_and(|&b| b != b':' && is_name_start(b)));
             if depth == 0 && !ns_decl {
-                self.out.attr_values.push(value);
+                self.pending_attrs.push(value);
             }
         }
     }
@@ -1102,6 +1154,59 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    // Recorded from libmodsecurity3 3.0.9: what XML:/* and XML://@* still give after a failure.
+    #[test]
+    fn reference_partial_documents() {
+        let cases: &[(&[u8], &[&str], &[&str])] = &[
+            (b"<a>unclosed", &["unclosed"], &[]),
+            (b"<a>1</a><b>2</b>", &["1"], &[]),
+            (b"<a>&unknown;</a>", &[""], &[]),
+            (b"<a>x</a>junk", &["x"], &[]),
+            (b"<a>a & b</a>", &["a "], &[]),
+            (b"<![CDATA[x]]><a/>", &[], &[]),
+            (
+                b"<!DOCTYPE a [<!ENTITY e \"<b k='v'>x<y\"><!ENTITY f \"ab\">]>\
+                  <a q=\"&f;\">1&e;2&#65;&#x42;</a>",
+                &["1"],
+                &["ab"],
+            ),
+            (
+                b"<!DOCTYPE a [<!ENTITY e \"<b k='v'>x/&>y\"><!ENTITY f \"ab\">]>\
+                  <a q=\"&f;\">1&e;2&#65;&#x42;</a>",
+                &[],
+                &[],
+            ),
+        ];
+        for (body, root, attrs) in cases {
+            let (xml, error) = parse_partial(body);
+            let s = |v: &Vec<Vec<u8>>| -> Vec<String> {
+                v.iter()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .collect()
+            };
+            assert_eq!(
+                error.as_deref(),
+                Some(ERROR_MSG),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(
+                s(&xml.root_text),
+                *root,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(
+                s(&xml.attr_values),
+                *attrs,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let (xml, error) = parse_partial(b"<a b='1'>t</a>");
+        assert_eq!((xml, error), (parse(b"<a b='1'>t</a>").unwrap(), None));
     }
 
     #[test]

@@ -1,22 +1,21 @@
 //! Pattern matching: one Hyperscan block-mode database per [`PatternSet`], confirmed by PCRE2.
 //!
-//! Owns `@rx`, `@pm`/`@pmFromFile` and constant-argument `@contains`/`@beginsWith`/`@endsWith`/
-//! `@streq` matching, the PCRE2 wrapper ([`Regex`], captures) and the on-disk database cache.
-//! This is the only module of the crate with `unsafe` (in `pcre`; Hyperscan is reached through
-//! the `hyperscan` crate's safe API); every block carries a `// SAFETY:` comment and a test.
+//! Owns `@rx`, `@pm`/`@pmFromFile` and constant `@contains`/`@beginsWith`/`@endsWith`/`@streq`
+//! matching, the PCRE2 wrapper ([`Regex`], captures) and the on-disk database cache. The only
+//! module with `unsafe` (in `pcre`; Hyperscan goes through the `hyperscan` crate's safe API).
 //!
 //! **Contract: a Hyperscan hit means "maybe"; [`PatternSet::scan`] reports only exact matches.**
 //! Regex semantics are PCRE2's with libmodsecurity3's `@rx` flags (`DOTALL | MULTILINE`, byte
-//! mode). Hyperscan is trusted alone only where it provably agrees: phrases and literals, and
-//! regexes it compiled exactly on values without a newline (multi-line anchors differ around a
-//! trailing `\n`). Everything else a Hyperscan hit merely nominates: patterns compiled with
-//! `HS_FLAG_PREFILTER` (a superset) and any regex hit on a value containing `\n` are re-run by
-//! PCRE2. Patterns neither mode accepts are run by PCRE2 on every value, and empty values are
-//! answered from a table PCRE2 filled at build time. The differential test over every CRS `@rx`
-//! pattern (`tests/it/matcher.rs`) is the proof. Refuses: streaming mode, UTF-8 mode.
+//! mode). Hyperscan alone decides only where it provably agrees: phrases, literals, and regexes
+//! it compiled exactly, on values without `\n` (multi-line anchors: measured equal, still insured).
+//! Other hits are re-run by PCRE2: `HS_FLAG_PREFILTER` patterns (a superset) and any regex hit on
+//! a value holding `\n`. Patterns neither mode accepts run on PCRE2 alone; empty values are
+//! answered from a table PCRE2 filled at build time. Proof: the differential test over every CRS
+//! `@rx` pattern (`tests/it/matcher.rs`). Refuses: streaming mode, UTF-8 mode.
 
 mod cache;
 mod pcre;
+mod split;
 
 use std::fmt;
 use std::path::Path;
@@ -74,7 +73,9 @@ enum Spec {
 enum Confirm {
     /// Phrases and literals: Hyperscan is exact.
     Never,
-    /// A regex Hyperscan compiled as is: exact unless the value holds a `\n`.
+    /// A regex Hyperscan compiled as is: trusted unless the value holds a `\n`. Multi-line anchor
+    /// semantics are where the engines' documentation is closest to diverging; HS 5.4 measured
+    /// equal (see the tests), so this is insurance costing one PCRE2 run per hit on such values.
     IfNewline,
     /// A regex compiled with `HS_FLAG_PREFILTER`: always only a candidate.
     Always,
@@ -231,13 +232,15 @@ impl PatternSetBuilder {
         for (i, spec) in self.specs.iter().enumerate() {
             let id = PatternId(u32::try_from(i).unwrap_or(u32::MAX));
             match spec {
-                Spec::Regex(p) => match placements.get(i).copied().flatten() {
-                    Some((flags, confirm)) => {
-                        exprs.push(Pattern::with_flags(p.clone(), flags).map_err(hs_err(p))?);
-                        entries.push(HsEntry {
-                            pattern: id,
-                            confirm,
-                        });
+                Spec::Regex(p) => match placements.get(i).cloned().flatten() {
+                    Some((pieces, confirm)) => {
+                        for (expr, flags) in pieces {
+                            exprs.push(Pattern::with_flags(expr, flags).map_err(hs_err(p))?);
+                            entries.push(HsEntry {
+                                pattern: id,
+                                confirm,
+                            });
+                        }
                     }
                     None => pcre_only.push(id),
                 },
@@ -377,8 +380,9 @@ fn compile_error_parts(e: &hyperscan::Error) -> (String, Option<usize>) {
     }
 }
 
-/// Where a regex goes: Hyperscan with these flags and this confirmation, or `None` = PCRE2 only.
-type Placement = Option<(PatternFlags, Confirm)>;
+/// Where a regex goes: Hyperscan expressions (the pattern itself, or pieces whose union is it)
+/// with their flags and the confirmation they need, or `None` = PCRE2 only.
+type Placement = Option<(Vec<(String, PatternFlags)>, Confirm)>;
 
 /// Places every regex (`None` for non-regexes and PCRE2-only ones). Each try is an independent
 /// single-pattern compile, so they are spread over the available cores.
@@ -427,30 +431,55 @@ fn classify_all(specs: &[Spec]) -> Vec<Placement> {
     out
 }
 
-/// Tries one regex alone: as is, then (if Hyperscan rejects it) as a prefilter. Adds
-/// `ALLOWEMPTY` when Hyperscan asks for it. `None` = PCRE2 only.
-fn classify(p: &str) -> Option<(PatternFlags, Confirm)> {
-    let attempts = [
-        (base_flags(), Confirm::IfNewline),
-        (base_flags() | PatternFlags::PREFILTER, Confirm::Always),
-    ];
-    for (flags, confirm) in attempts {
-        for flags in [flags, flags | PatternFlags::ALLOWEMPTY] {
-            let Ok(pat) = Pattern::with_flags(p, flags) else {
+/// Tries one regex alone: as is; else split into pieces Hyperscan takes exactly (see `split`);
+/// else as a prefilter. `None` = PCRE2 only.
+fn classify(p: &str) -> Placement {
+    if let Some(pieces) = exact_pieces(p, 0) {
+        return Some((pieces, Confirm::IfNewline));
+    }
+    let flags = try_compile(p, base_flags() | PatternFlags::PREFILTER).ok()?;
+    Some((vec![(p.to_owned(), flags)], Confirm::Always))
+}
+
+/// How deep `exact_pieces` may halve: 2^8 pieces is far beyond any CRS pattern's needs.
+const MAX_SPLIT_DEPTH: u32 = 8;
+
+/// `p` as Hyperscan expressions matched exactly (no prefilter) whose union is `p`: `p` itself,
+/// or, when Hyperscan finds it too large, the halves of its widest alternation, recursively.
+fn exact_pieces(p: &str, depth: u32) -> Option<Vec<(String, PatternFlags)>> {
+    match try_compile(p, base_flags()) {
+        Ok(flags) => Some(vec![(p.to_owned(), flags)]),
+        Err(msg) if msg.contains("too large") && depth < MAX_SPLIT_DEPTH => {
+            let s = split::split(p)?;
+            if s.len() < 2 {
                 return None;
-            };
-            match pat.build::<hyperscan::BlockMode>() {
-                Ok(_) => return Some((flags, confirm)),
-                Err(e) => {
-                    let (msg, _) = compile_error_parts(&e);
-                    if !msg.contains("ALLOWEMPTY") {
-                        break;
-                    }
+            }
+            let mid = s.len() / 2;
+            let mut out = exact_pieces(&s.piece(0..mid), depth + 1)?;
+            out.extend(exact_pieces(&s.piece(mid..s.len()), depth + 1)?);
+            Some(out)
+        }
+        Err(_) => None,
+    }
+}
+
+/// Compiles `p` alone with `flags`, adding `ALLOWEMPTY` when Hyperscan asks for it; the flags
+/// that worked, or Hyperscan's message.
+fn try_compile(p: &str, flags: PatternFlags) -> Result<PatternFlags, String> {
+    let mut last = String::new();
+    for flags in [flags, flags | PatternFlags::ALLOWEMPTY] {
+        let pat = Pattern::with_flags(p, flags).map_err(|e| e.to_string())?;
+        match pat.build::<hyperscan::BlockMode>() {
+            Ok(_) => return Ok(flags),
+            Err(e) => {
+                last = compile_error_parts(&e).0;
+                if !last.contains("ALLOWEMPTY") {
+                    break;
                 }
             }
         }
     }
-    None
+    Err(last)
 }
 
 /// A Hyperscan expression matching `bytes` literally: alphanumerics as is, everything else as

@@ -186,7 +186,10 @@ impl Code {
             let p = ffi::pcre2_get_ovector_pointer_8(scratch.data.as_ptr());
             std::slice::from_raw_parts(p, 2 * CAPTURE_SLOTS)
         };
-        for (i, slot) in caps.iter_mut().enumerate() {
+        // Pairs past the pattern's own groups are never written by PCRE2 (they hold whatever
+        // the match data had), so only the whole match and the pattern's groups are read.
+        let used = (self.capture_count() as usize + 1).min(CAPTURE_SLOTS);
+        for (i, slot) in caps.iter_mut().enumerate().take(used) {
             let (s, e) = (ov[2 * i], ov[2 * i + 1]);
             // PCRE2_UNSET (usize::MAX) marks an unset group; guard bounds anyway.
             if s != usize::MAX && e != usize::MAX && s <= e && e <= hay.len() {

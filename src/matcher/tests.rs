@@ -120,10 +120,47 @@ fn hyperscan_alone_on_empty_buffers_agrees_with_crs_scope() {
     assert_eq!(n, 1);
 }
 
+/// Number of Hyperscan reports of `expr` (base flags) alone on `hay`.
+fn hs_alone(expr: &str, hay: &[u8]) -> usize {
+    let db: BlockDatabase = Pattern::with_flags(expr, base_flags())
+        .expect("pattern")
+        .build()
+        .expect("compiles");
+    let s = db.alloc_scratch().expect("scratch");
+    let mut n = 0;
+    db.scan(hay, &s, |_, _, _, _| {
+        n += 1;
+        Matching::Continue
+    })
+    .expect("scan");
+    n
+}
+
+#[test]
+fn hyperscan_alone_agrees_with_pcre2_on_multiline_anchors() {
+    // Measured, not assumed: libhs 5.4 with DOTALL|MULTILINE answers like PCRE2 on the anchor
+    // corner cases (no `^` after a final newline, `$` before one, `\Z`/`\z`, empty lines).
+    // The set still confirms regex hits on values holding `\n` (Confirm::IfNewline): it is cheap
+    // insurance where the two engines' documented semantics are closest to diverging.
+    let pats = [
+        "^$", r"^\s*$", "^b", "a$", "^", "$", r"a\Z", r"a\z", "^a$", r"^\n", r"\n$", "^.*$",
+        "^x?$", r"\A$", r"^\z",
+    ];
+    let hays: [&[u8]; 9] = [
+        b"abc\n", b"a\n", b"\n", b"\n\n", b"a\nb", b"abc\n\n", b"a\n\nb", b"b\na", b"a\r\n",
+    ];
+    for p in pats {
+        let re = Regex::new(p).expect("rx");
+        for h in hays {
+            assert_eq!(hs_alone(p, h) > 0, re.is_match(h), "{p:?} on {h:?}");
+        }
+    }
+}
+
 #[test]
 fn multiline_anchors_around_a_trailing_newline_follow_pcre() {
-    // PCRE2 MULTILINE: `^` does not match after a newline that ends the subject; Hyperscan's
-    // multiline `^` does. Such hits are confirmed by PCRE2.
+    // PCRE2 MULTILINE: `^` does not match after a newline that ends the subject, `$` matches
+    // before any newline. The set's answers (confirmed by PCRE2 on such values) must say so.
     let mut b = PatternSetBuilder::new();
     let p = b.add_regex("^$").expect("rx");
     let q = b.add_regex(r"^\s*$").expect("rx");

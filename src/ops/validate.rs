@@ -12,14 +12,11 @@
 /// True when `input` contains a `%` not followed by two hex digits.
 pub fn url_encoding_invalid(input: &[u8]) -> bool {
     let mut i = 0;
-    while let Some(&b) = input.get(i) {
-        if b == b'%' {
-            match (input.get(i + 1), input.get(i + 2)) {
-                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
-                _ => return true,
-            }
-        } else {
-            i += 1;
+    while let Some(p) = input.get(i..).and_then(|rest| memchr::memchr(b'%', rest)) {
+        let at = i + p;
+        match (input.get(at + 1), input.get(at + 2)) {
+            (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i = at + 3,
+            _ => return true,
         }
     }
     false

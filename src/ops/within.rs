@@ -13,7 +13,7 @@ pub fn within(input: &[u8], param: &[u8]) -> bool {
     if input.len() > param.len() {
         return false;
     }
-    param.windows(input.len()).any(|w| w == input)
+    memchr::memmem::find(param, input).is_some()
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let len = input.len();
     let mut i = 0;
     while i < len {
-        i = super::copy_plain(input, i, out, |b| b == b'\\');
+        i = super::copy_until(input, i, out, b'\\');
         if i >= len {
             break;
         }
@@ -66,7 +66,7 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
         }
         i += j;
     }
-    if let Some(nul) = out.iter().position(|&b| b == 0) {
+    if let Some(nul) = memchr::memchr(0, out) {
         out.truncate(nul);
     }
 }

@@ -18,7 +18,7 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let len = input.len();
     let mut i = 0;
     while i < len {
-        i = super::copy_plain(input, i, out, |b| b == b'\\');
+        i = super::copy_until(input, i, out, b'\\');
         if i >= len {
             break;
         }

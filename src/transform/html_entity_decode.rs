@@ -28,7 +28,7 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let len = input.len();
     let mut i = 0;
     loop {
-        i = super::copy_plain(input, i, out, |b| b == b'&');
+        i = super::copy_until(input, i, out, b'&');
         let Some(&b) = input.get(i) else { break };
         // How many input bytes to copy verbatim when no entity is decoded here.
         let mut copy = 1;

@@ -4,8 +4,9 @@
 //! libmodsecurity3's normaliser works in place with a read and a write cursor; this module
 //! follows the same state machine (root-hit tracking for relative paths, a `..` that would
 //! climb above the start is kept for relative paths and dropped for absolute ones, a trailing
-//! slash kept only if the input had one) so results match byte for byte (measured). `win`
-//! additionally treats `\` as `/` (see `normalize_path_win`).
+//! slash kept only if the input had one) so results match byte for byte (measured), quirks
+//! included: a trailing `..` is a back-reference even without a slash (`ab..` → empty,
+//! `x/ab..` → `x`), a lone `.` vanishes. `win` also treats `\` as `/` (`normalize_path_win`).
 //! Example: `SecRule REQUEST_FILENAME "@rx /etc/passwd" "id:1,t:normalizePath"`.
 
 /// Normalises `input` into `out` (already cleared). `win` makes `\` a separator too.
@@ -13,7 +14,11 @@ pub(super) fn normalize(input: &[u8], out: &mut Vec<u8>, win: bool) {
     out.extend_from_slice(input);
     // Without a separator only a trailing '.' can change anything (the C code treats a
     // trailing ".." as a back-reference even then), so most values are returned as they are.
-    let has_sep = input.iter().any(|&b| b == b'/' || (win && b == b'\\'));
+    let has_sep = if win {
+        memchr::memchr2(b'/', b'\\', input).is_some()
+    } else {
+        memchr::memchr(b'/', input).is_some()
+    };
     if input.is_empty() || (!has_sep && input.last() != Some(&b'.')) {
         return;
     }
@@ -138,5 +143,9 @@ mod tests {
         assert_eq!(run(b"a/../../b"), b"../b");
         assert_eq!(run(b"./a/"), b"a/");
         assert_eq!(run(b"a\\..\\b"), b"a\\..\\b");
+        assert_eq!(run(b"ab.."), b"");
+        assert_eq!(run(b"x/ab.."), b"x");
+        assert_eq!(run(b"."), b"");
+        assert_eq!(run(b"a.."), b"a..");
     }
 }

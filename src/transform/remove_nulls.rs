@@ -4,8 +4,9 @@
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     // NULs are rare: copy the runs between them in bulk.
-    for part in input.split(|&b| b == 0) {
-        out.extend_from_slice(part);
+    let mut i = 0;
+    while i < input.len() {
+        i = super::copy_until(input, i, out, 0) + 1;
     }
 }
 

@@ -9,7 +9,7 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < input.len() {
         if !in_comment {
-            i = super::copy_plain(input, i, out, |b| b == b'/');
+            i = super::copy_until(input, i, out, b'/');
         }
         let Some(&b) = input.get(i) else { break };
         let next = input.get(i + 1).copied();

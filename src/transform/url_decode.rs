@@ -4,13 +4,13 @@
 //! literally; nothing is an error. `%uXXXX` is not decoded here (see `urlDecodeUni`).
 //! Example: `SecRule ARGS "@rx <script" "id:1,t:urlDecode"` (CRS 3.3 uses it on REQUEST_URI).
 
-use super::{copy_plain, is_hex, x2c};
+use super::{copy_plus_to_space, is_hex, x2c};
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
     let mut i = 0;
     loop {
-        i = copy_plain(input, i, out, |b| b == b'%' || b == b'+');
+        i = copy_plus_to_space(input, i, out);
         let Some(&b) = input.get(i) else { break };
         match b {
             b'%' => match (input.get(i + 1), input.get(i + 2)) {

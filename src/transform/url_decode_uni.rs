@@ -7,7 +7,7 @@
 //! ModSecurity's `unicode.mapping` with code page 20127). An invalid `%u` escape keeps both `%`
 //! and `u` literally. Example: `SecRule ARGS "@rx <script" "id:1,t:urlDecodeUni"`.
 
-use super::{copy_plain, is_hex, x2c};
+use super::{copy_plus_to_space, is_hex, x2c};
 
 /// A `SecUnicodeMapFile` table: code point (U+0000–U+FFFF) → byte.
 #[derive(Clone, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub(super) fn decode(input: &[u8], out: &mut Vec<u8>, map: Option<&UnicodeMap>) 
     out.reserve(input.len());
     let mut i = 0;
     loop {
-        i = copy_plain(input, i, out, |b| b == b'%' || b == b'+');
+        i = copy_plus_to_space(input, i, out);
         let Some(&b) = input.get(i) else { break };
         if b == b'+' {
             out.push(b' ');

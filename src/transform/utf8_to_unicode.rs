@@ -17,6 +17,26 @@ fn push_code(out: &mut Vec<u8>, d: u32) {
     }
 }
 
+/// Copies the run of non-NUL ASCII at `i`; returns the index after it. `is_ascii` on 32-byte
+/// chunks is much faster than a byte-by-byte search on the usual all-ASCII values.
+fn copy_ascii(input: &[u8], i: usize, out: &mut Vec<u8>) -> usize {
+    let rest = input.get(i..).unwrap_or_default();
+    let upto_nul = rest
+        .get(..memchr::memchr(0, rest).unwrap_or(rest.len()))
+        .unwrap_or_default();
+    let mut n = 0;
+    for chunk in upto_nul.chunks(32) {
+        if chunk.is_ascii() {
+            n += chunk.len();
+        } else {
+            n += chunk.iter().position(|&b| b >= 0x80).unwrap_or(chunk.len());
+            break;
+        }
+    }
+    out.extend_from_slice(rest.get(..n).unwrap_or_default());
+    i + n
+}
+
 fn is_cont(b: Option<&u8>) -> bool {
     b.is_some_and(|&c| c & 0xc0 == 0x80)
 }
@@ -26,7 +46,7 @@ pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     loop {
         // Runs of non-NUL ASCII are copied as they are.
-        i = super::copy_plain(input, i, out, |b| b == 0 || b >= 0x80);
+        i = copy_ascii(input, i, out);
         let Some(&c) = input.get(i) else { break };
         let next = |k: usize| u32::from(input.get(i + k).copied().unwrap_or(0) & 0x3f);
         // (sequence length, code point) when a multi-byte sequence decodes.

@@ -205,16 +205,35 @@ fn haproxy_spop_check_health_check_passes() {
     assert!(agent.shutdown().counters.healthchecks >= 1);
 }
 
-/// The real binary with the seed SecLang rule; needs the rule engine.
+/// The real binary with the seed SecLang rule.
 #[test]
-#[ignore = "needs the rule engine (issue #3)"]
 fn haproxy_with_real_binary_and_seed_rules_blocks_and_logs_930120() {
+    real_binary_blocks_lfi(
+        &repo_root().join("tests/data/rules/seed.conf"),
+        Mode::Classic,
+    );
+}
+
+/// The real binary with the default rules (Debian's CRS 3.3.4 at paranoia level 1), classic mode.
+#[test]
+fn haproxy_with_real_binary_and_crs_blocks_and_logs_930120() {
+    real_binary_blocks_lfi(&repo_root().join("rules/spoa-waf.conf"), Mode::Classic);
+}
+
+/// The real binary with the default rules, coraza mode (HAProxy Ingress ≥ 0.14.7 deny rules).
+#[test]
+fn haproxy_coraza_with_real_binary_and_crs_blocks_and_logs_930120() {
+    real_binary_blocks_lfi(&repo_root().join("rules/spoa-waf.conf"), Mode::Coraza);
+}
+
+/// Starts `spoa-waf serve --rules <rules>` and HAProxy in `mode`; a benign request passes, the
+/// seed LFI request is denied with 403 and the agent logs rule 930120.
+fn real_binary_blocks_lfi(rules: &std::path::Path, mode: Mode) {
     assert!(
         haproxy_available(),
         "{HAPROXY} missing: run tests/setup-debian.sh"
     );
     let port = free_port();
-    let rules = repo_root().join("tests/data/rules/seed.conf");
     let mut child = Command::new(env!("CARGO_BIN_EXE_spoa-waf"))
         .args([
             "serve",
@@ -224,7 +243,7 @@ fn haproxy_with_real_binary_and_seed_rules_blocks_and_logs_930120() {
             "1",
             "--rules",
         ])
-        .arg(&rules)
+        .arg(rules)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -239,7 +258,7 @@ fn haproxy_with_real_binary_and_seed_rules_blocks_and_logs_930120() {
             sink.lock().unwrap().push(line);
         }
     });
-    let listening = poll_until(Duration::from_secs(30), || {
+    let listening = poll_until(Duration::from_secs(60), || {
         log.lock()
             .unwrap()
             .iter()
@@ -251,7 +270,7 @@ fn haproxy_with_real_binary_and_seed_rules_blocks_and_logs_930120() {
         "agent did not start: {:?}",
         log.lock().unwrap()
     );
-    let h = Haproxy::start(Mode::Classic, ([127, 0, 0, 1], port).into());
+    let h = Haproxy::start(mode, ([127, 0, 0, 1], port).into());
     assert_eq!(h.get("/?q=hello").0, 200);
     assert_eq!(h.get("/?p=/etc/passwd").0, 403);
     let logged = poll_until(Duration::from_secs(10), || {

@@ -197,7 +197,9 @@ fn every_crs_rx_pattern_builds_and_agrees_with_pcre2() {
     assert_eq!(set.len(), patterns.len());
     // §9: all but 920510 go through Hyperscan, the rejected ones as prefilters.
     assert!(st.pcre_only <= 2, "{st:?}");
-    assert!(st.prefiltered >= 15, "{st:?}");
+    // Lookaround/possessive (3.3.4) and too-large patterns that could not be split exactly.
+    assert!(st.prefiltered >= 5 && st.prefiltered <= 20, "{st:?}");
+    assert!(st.hs_expressions >= patterns.len() - st.pcre_only, "{st:?}");
 
     let singles: Vec<Regex> = patterns
         .iter()
