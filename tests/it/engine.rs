@@ -169,3 +169,85 @@ mod blocking {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+mod semantics {
+    use std::path::Path;
+
+    use spoa_waf::corpus::CorpusRequest;
+    use spoa_waf::engine::Engine;
+    use spoa_waf::inspect::{Inspector, Verdict};
+
+    fn run(engine: &Engine, uri: &str) -> Verdict {
+        let line = format!(r#"{{"name":"t","uri":{uri:?},"headers":[["Host","h"]]}}"#);
+        let r = CorpusRequest::parse(&line, 1).unwrap();
+        let mut scratch = engine.new_scratch();
+        engine.inspect_request(&mut scratch, &r.as_request())
+    }
+
+    fn engine() -> Engine {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rules/semantics.conf");
+        Engine::from_file(&p).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn seclang_semantics() {
+        let e = engine();
+        // (query, ids that must log, ids that must not)
+        let cases: &[(&str, &[u32], &[u32])] = &[
+            ("/?a=attack1&b=attack2", &[101], &[]),
+            ("/?a=attack1", &[], &[101]),
+            ("/?upper=ATTACK", &[110], &[111]),
+            ("/?pair=ab%3Dab", &[120], &[]),
+            ("/?pair=ab%3Dcd", &[], &[120]),
+            ("/?skip=yes", &[132], &[131]),
+            ("/?skip=no", &[131, 132], &[]),
+            ("/?rm=ids", &[], &[141]),
+            ("/?rm=target&other=target", &[144], &[]),
+            ("/?rm=target", &[], &[144]),
+            ("/?safe=evil", &[], &[150]),
+            ("/?x=evil", &[150], &[]),
+            ("/?a=1&b=2&c=3&d=4&e=5", &[151], &[]),
+            ("/?a=1&b=2", &[], &[151]),
+            ("/?upd=x", &[], &[170]),
+            ("/?mm=A", &[180], &[]),
+        ];
+        for (uri, want, never) in cases {
+            let v = run(&e, uri);
+            for id in *want {
+                assert!(
+                    v.logged_rule_ids.contains(id),
+                    "{uri}: {id} missing from {:?}",
+                    v.logged_rule_ids
+                );
+            }
+            for id in *never {
+                assert!(
+                    !v.logged_rule_ids.contains(id),
+                    "{uri}: {id} in {:?}",
+                    v.logged_rule_ids
+                );
+            }
+        }
+        let v = run(&e, "/?blockme=1");
+        let d = v.disruption.expect("block → default deny");
+        assert_eq!((d.status, d.rule_id, d.phase), (418, 160, 2));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_rule() {
+        let dir = std::env::temp_dir().join(format!("spoa-waf-err-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("bad.conf");
+        std::fs::write(
+            &conf,
+            "SecRuleEngine On\n\nSecRule ARGS \"@rx (\" \"id:9,pass\"\n",
+        )
+        .unwrap();
+        let e = Engine::from_file(&conf).unwrap_err().to_string();
+        assert!(e.contains("bad.conf:3: rule 9:"), "{e}");
+        std::fs::write(&conf, "SecRule ARGS \"@rx a\" \"id:9,frobnicate\"\n").unwrap();
+        let e = Engine::from_file(&conf).unwrap_err().to_string();
+        assert!(e.contains("bad.conf:1") && e.contains("frobnicate"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
