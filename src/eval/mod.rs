@@ -877,6 +877,17 @@ impl Transaction {
                 }
             }
             Var::Tx => {
+                // Keys are stored lower-cased: a named key is one map lookup.
+                if let KeySel::Name(n) = &t.key {
+                    if let Some((orig, v)) = self.tx.get(n.as_str()) {
+                        out.push(Value {
+                            name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
+                            data: v.clone(),
+                            origin: 0,
+                        });
+                    }
+                    return;
+                }
                 for (k, (orig, v)) in &self.tx {
                     if key_selected(&t.key, k.as_bytes()) {
                         out.push(Value {
