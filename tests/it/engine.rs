@@ -251,3 +251,68 @@ mod semantics {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// Random request bytes through the full default configuration: never a panic.
+#[test]
+fn random_requests_never_panic() {
+    use spoa_waf::engine::Engine;
+    use spoa_waf::inspect::{HeaderBlock, HttpRequest, Inspector};
+    if !Path::new("/usr/share/modsecurity-crs/rules").is_dir() {
+        return;
+    }
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/spoa-waf.conf");
+    let engine = Engine::from_file(&conf).unwrap_or_else(|e| panic!("{e}"));
+    let mut scratch = engine.new_scratch();
+    let alphabet: &[u8] = b"%=&;?/\\.'\"<>{}[]:,-+ \r\n\x00\xff\xc3aZ09";
+    let cts: &[&str] = &[
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=XyZ",
+        "application/json",
+        "application/xml",
+        "text/plain",
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    for _ in 0..300 {
+        let mut rnd = |max: usize| -> Vec<u8> {
+            let len = next(max);
+            (0..len).map(|_| alphabet[next(alphabet.len())]).collect()
+        };
+        let path = rnd(40);
+        let query = rnd(60);
+        let body = rnd(200);
+        let hname = rnd(10);
+        let hval = rnd(30);
+        let ct = cts[(body.len() + query.len()) % cts.len()];
+        let mut hdrs = Vec::new();
+        for (n, v) in [
+            (b"host".as_slice(), b"h".as_slice()),
+            (b"content-type", ct.as_bytes()),
+            (b"cookie", hval.as_slice()),
+            (hname.as_slice(), hval.as_slice()),
+        ] {
+            spoa_waf::spop::varint::encode(n.len() as u64, &mut hdrs);
+            hdrs.extend_from_slice(n);
+            spoa_waf::spop::varint::encode(v.len() as u64, &mut hdrs);
+            hdrs.extend_from_slice(v);
+        }
+        hdrs.extend_from_slice(&[0, 0]);
+        let req = HttpRequest {
+            unique_id: None,
+            method: b"POST",
+            path: &path,
+            query: Some(&query),
+            version: b"1.1",
+            headers: HeaderBlock::Binary(&hdrs),
+            body: &body,
+            client: None,
+            server: None,
+        };
+        let _ = engine.inspect_request(&mut scratch, &req);
+    }
+}
