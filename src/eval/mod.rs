@@ -147,6 +147,8 @@ pub struct Transaction {
     /// (group, value hash) → index into `scans`: each value is transformed and scanned once
     /// per group per transaction.
     scan_index: HashMap<(u16, u64), usize, BuildPreHashed>,
+    /// While set, rules run for their side effects only (no log line, no disruption).
+    pub(crate) quiet: bool,
     scans: Vec<ScanEntry>,
 }
 
@@ -246,7 +248,7 @@ impl Transaction {
                 disruptive,
                 Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)
             );
-            if rule.log {
+            if rule.log && !self.quiet {
                 let head = if interrupting && mode == EngineMode::On {
                     format!(
                         "Access denied with code {} (phase {phase}).",
@@ -268,7 +270,7 @@ impl Transaction {
             if let Some(m) = rule.skip_after {
                 skip_after = Some(m);
             }
-            if mode != EngineMode::On {
+            if mode != EngineMode::On || self.quiet {
                 continue;
             }
             match disruptive {

@@ -316,3 +316,42 @@ fn random_requests_never_panic() {
         let _ = engine.inspect_request(&mut scratch, &req);
     }
 }
+
+/// `inspect_response` (coraza-res) sees CRS's phase-1 settings: a plain page passes, a PHP
+/// source leak is logged (953100-series) and, above the outbound threshold, denied.
+#[test]
+fn responses_are_inspected_with_crs_settings() {
+    use spoa_waf::engine::Engine;
+    use spoa_waf::inspect::{HeaderBlock, HttpResponse, Inspector};
+    if !Path::new("/usr/share/modsecurity-crs/rules").is_dir() {
+        return;
+    }
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/spoa-waf.conf");
+    let engine = Engine::from_file(&conf).unwrap_or_else(|e| panic!("{e}"));
+    let mut scratch = engine.new_scratch();
+    let hdrs = spoa_waf::corpus::encode_hdrs_bin(&[("Content-Type".into(), "text/html".into())]);
+    let res = |body: &'static [u8]| HttpResponse {
+        unique_id: Some(b"r1"),
+        status: 200,
+        version: b"1.1",
+        headers: HeaderBlock::Binary(&hdrs),
+        body,
+    };
+    let ok = engine.inspect_response(
+        &mut scratch,
+        &res(b"<html><body>Hello, shoppers!</body></html>"),
+    );
+    assert!(
+        ok.logged_rule_ids.is_empty() && ok.disruption.is_none(),
+        "{:?}",
+        ok.log_lines
+    );
+    let leak = engine.inspect_response(&mut scratch, &res(b"<?php echo $secret; ?>"));
+    assert!(
+        leak.logged_rule_ids
+            .iter()
+            .any(|id| (953000..954000).contains(id)),
+        "{:?}",
+        leak.logged_rule_ids
+    );
+}
