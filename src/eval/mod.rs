@@ -64,6 +64,10 @@ pub struct Value {
     pub name: Name,
     /// The bytes.
     pub data: Vec<u8>,
+    /// Where the bytes live when that place cannot change during the transaction
+    /// (`source << 24 | index`), 0 otherwise: the scan cache then keys on it instead of
+    /// hashing the content.
+    pub origin: u32,
 }
 
 /// A `ctl:ruleRemoveTarget*` exclusion active for this transaction.
@@ -143,6 +147,8 @@ pub struct Transaction {
     /// (group, value hash) → index into `scans`: each value is transformed and scanned once
     /// per group per transaction.
     scan_index: HashMap<(u16, u64), usize, BuildPreHashed>,
+    /// While set, rules run for their side effects only (no log line, no disruption).
+    pub(crate) quiet: bool,
     scans: Vec<ScanEntry>,
 }
 
@@ -242,7 +248,7 @@ impl Transaction {
                 disruptive,
                 Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)
             );
-            if rule.log {
+            if rule.log && !self.quiet {
                 let head = if interrupting && mode == EngineMode::On {
                     format!(
                         "Access denied with code {} (phase {phase}).",
@@ -264,7 +270,7 @@ impl Transaction {
             if let Some(m) = rule.skip_after {
                 skip_after = Some(m);
             }
-            if mode != EngineMode::On {
+            if mode != EngineMode::On || self.quiet {
                 continue;
             }
             match disruptive {
@@ -373,6 +379,7 @@ impl Transaction {
                     self.matched_vars.push(Value {
                         name: v.name.clone(),
                         data: h,
+                        origin: 0,
                     });
                     self.run_setvars(rule);
                 }
@@ -410,10 +417,15 @@ impl Transaction {
     }
 
     /// Transforms `value` with group `g`'s chain and scans it (cached per transaction).
-    fn scan_cached(&mut self, rs: &RuleSet, g: u16, value: &[u8]) -> usize {
-        let h = hash_bytes(value);
+    fn scan_cached(&mut self, rs: &RuleSet, g: u16, value: &[u8], origin: u32) -> usize {
+        // Stable sources key on where the value lives; the rest on its content (verified).
+        let h = if origin != 0 {
+            u64::from(origin) | (1 << 63)
+        } else {
+            hash_bytes(value) & !(1 << 63)
+        };
         if let Some(&i) = self.scan_index.get(&(g, h)) {
-            if self.scans[i].orig == value {
+            if origin != 0 || self.scans[i].orig == value {
                 return i;
             }
         }
@@ -432,7 +444,11 @@ impl Transaction {
             group.set.scan(&mut sc, &a, &mut hits);
         }
         self.scans.push(ScanEntry {
-            orig: value.to_vec(),
+            orig: if origin != 0 {
+                Vec::new()
+            } else {
+                value.to_vec()
+            },
             transformed: a,
             hits,
         });
@@ -446,7 +462,7 @@ impl Transaction {
     /// transformed value, as in libmodsecurity3.
     fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value, hits: &mut Vec<Vec<u8>>) {
         if let Some((g, pid)) = rule.prefilter {
-            let i = self.scan_cached(rs, g, &v.data);
+            let i = self.scan_cached(rs, g, &v.data, v.origin);
             let hit = self.scans[i].hits.binary_search(&pid).is_ok();
             if hit && rule.capture {
                 let input = self.scans[i].transformed.clone();
@@ -689,28 +705,31 @@ impl Transaction {
             out.push(Value {
                 name: Name::Text(format!("&{}", t.var.name())),
                 data: n.to_string().into_bytes(),
+                origin: 0,
             });
         }
     }
 
     fn collect_values(&self, t: &Target, out: &mut Vec<Value>) {
         let var = t.var;
-        let pairs = |list: &[Pair], out: &mut Vec<Value>| {
-            for (k, v) in list {
+        let pairs = |list: &[Pair], src: u32, out: &mut Vec<Value>| {
+            for (i, (k, v)) in list.iter().enumerate() {
                 if key_selected(&t.key, k) {
                     out.push(Value {
                         name: Name::Keyed(var, k.clone()),
                         data: v.clone(),
+                        origin: origin(src, i),
                     });
                 }
             }
         };
-        let names = |list: &[Pair], out: &mut Vec<Value>| {
-            for (k, _) in list {
+        let names = |list: &[Pair], src: u32, out: &mut Vec<Value>| {
+            for (i, (k, _)) in list.iter().enumerate() {
                 if key_selected(&t.key, k) {
                     out.push(Value {
                         name: Name::Keyed(var, k.clone()),
                         data: k.clone(),
+                        origin: origin(src + 1, i),
                     });
                 }
             }
@@ -719,28 +738,31 @@ impl Transaction {
             out.push(Value {
                 name: Name::Var(var),
                 data: v.to_vec(),
+                // Scalars cached by content: several are recomputed between phases.
+                origin: 0,
             })
         };
         let flag = |b: bool, out: &mut Vec<Value>| {
             out.push(Value {
                 name: Name::Var(var),
                 data: if b { b"1".to_vec() } else { b"0".to_vec() },
+                origin: 0,
             })
         };
         let mp = self.multipart.as_ref();
         match var {
             Var::Args => {
-                pairs(&self.args_get, out);
-                pairs(&self.args_post, out);
+                pairs(&self.args_get, 2, out);
+                pairs(&self.args_post, 4, out);
             }
-            Var::ArgsGet => pairs(&self.args_get, out),
-            Var::ArgsPost => pairs(&self.args_post, out),
+            Var::ArgsGet => pairs(&self.args_get, 2, out),
+            Var::ArgsPost => pairs(&self.args_post, 4, out),
             Var::ArgsNames => {
-                names(&self.args_get, out);
-                names(&self.args_post, out);
+                names(&self.args_get, 2, out);
+                names(&self.args_post, 4, out);
             }
-            Var::ArgsGetNames => names(&self.args_get, out),
-            Var::ArgsPostNames => names(&self.args_post, out),
+            Var::ArgsGetNames => names(&self.args_get, 2, out),
+            Var::ArgsPostNames => names(&self.args_post, 4, out),
             Var::ArgsCombinedSize => {
                 let n: usize = self
                     .args_get
@@ -750,10 +772,10 @@ impl Transaction {
                     .sum();
                 scalar(n.to_string().as_bytes(), out)
             }
-            Var::RequestHeaders => pairs(&self.headers, out),
-            Var::RequestHeadersNames => names(&self.headers, out),
-            Var::RequestCookies => pairs(&self.cookies, out),
-            Var::RequestCookiesNames => names(&self.cookies, out),
+            Var::RequestHeaders => pairs(&self.headers, 6, out),
+            Var::RequestHeadersNames => names(&self.headers, 6, out),
+            Var::RequestCookies => pairs(&self.cookies, 8, out),
+            Var::RequestCookiesNames => names(&self.cookies, 8, out),
             Var::RequestFilename => scalar(&self.filename, out),
             Var::RequestBasename => scalar(&self.basename, out),
             Var::RequestUri => scalar(&self.uri_decoded, out),
@@ -781,6 +803,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(Var::Files, field.clone()),
                             data: filename.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -791,6 +814,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(Var::FilesNames, field.clone()),
                             data: field.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -801,6 +825,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(Var::FilesSizes, field.clone()),
                             data: size.to_string().into_bytes(),
+                            origin: 0,
                         });
                     }
                 }
@@ -836,7 +861,7 @@ impl Transaction {
                 flag(mp.is_some_and(|f| f.invalid_header_folding), out)
             }
             Var::MultipartFileLimitExceeded => flag(mp.is_some_and(|f| f.file_limit_exceeded), out),
-            Var::MultipartPartHeaders => pairs(&self.part_headers, out),
+            Var::MultipartPartHeaders => pairs(&self.part_headers, 10, out),
             Var::MultipartFilename | Var::MultipartName => {}
             Var::Xml => {
                 let attrs = matches!(&t.key, KeySel::Name(k) if k.contains('@'));
@@ -849,15 +874,28 @@ impl Transaction {
                     out.push(Value {
                         name: Name::Var(Var::Xml),
                         data: v.clone(),
+                        origin: 0,
                     });
                 }
             }
             Var::Tx => {
+                // Keys are stored lower-cased: a named key is one map lookup.
+                if let KeySel::Name(n) = &t.key {
+                    if let Some((orig, v)) = self.tx.get(n.as_str()) {
+                        out.push(Value {
+                            name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
+                            data: v.clone(),
+                            origin: 0,
+                        });
+                    }
+                    return;
+                }
                 for (k, (orig, v)) in &self.tx {
                     if key_selected(&t.key, k.as_bytes()) {
                         out.push(Value {
                             name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
                             data: v.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -872,6 +910,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(var, orig.as_bytes().to_vec()),
                             data: v.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -900,8 +939,8 @@ impl Transaction {
                     scalar(s.to_string().as_bytes(), out)
                 }
             }
-            Var::ResponseHeaders => pairs(&self.response_headers, out),
-            Var::ResponseHeadersNames => names(&self.response_headers, out),
+            Var::ResponseHeaders => pairs(&self.response_headers, 12, out),
+            Var::ResponseHeadersNames => names(&self.response_headers, 12, out),
             Var::ResponseBody => {
                 if self.expose_response_body {
                     scalar(&self.response_body, out)
@@ -934,6 +973,7 @@ impl Transaction {
                         out.push(Value {
                             name: v.name.clone(),
                             data: v.data.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -945,6 +985,7 @@ impl Transaction {
                         out.push(Value {
                             name: v.name.clone(),
                             data: n.into_bytes(),
+                            origin: 0,
                         });
                     }
                 }
@@ -994,6 +1035,14 @@ impl Transaction {
     }
 }
 
+/// `Value::origin` for element `i` of stable source `src` (0 when it does not fit).
+fn origin(src: u32, i: usize) -> u32 {
+    match u32::try_from(i) {
+        Ok(i) if i < (1 << 24) - 1 => (src << 24) | (i + 1),
+        _ => 0,
+    }
+}
+
 /// The scan-cache key is already a hash: fold it instead of hashing it again.
 #[derive(Debug, Default, Clone, Copy)]
 struct BuildPreHashed;
@@ -1011,7 +1060,10 @@ struct PreHashed(u64);
 
 impl std::hash::Hasher for PreHashed {
     fn finish(&self) -> u64 {
-        self.0
+        // Origin keys are small structured integers: spread them over all bits (hashbrown
+        // takes the bucket from the low bits and a tag from the top 7).
+        let m = u128::from(self.0) * 0x9E37_79B9_7F4A_7C15_u128;
+        (m as u64) ^ ((m >> 64) as u64)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -1022,7 +1074,7 @@ impl std::hash::Hasher for PreHashed {
         self.0 = self.0.rotate_left(16) ^ u64::from(n);
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
+        self.0 = self.0.rotate_left(40) ^ n;
     }
 }
 
