@@ -157,6 +157,9 @@ def main():
     ap.add_argument("--title", default="spoa-waf CPU flame graph")
     ap.add_argument("--comm", action="store_true", help="keep the thread name as the root frame")
     ap.add_argument("--top", type=int, default=25, help="hottest leaf functions to print")
+    ap.add_argument("--own", metavar="PREFIX",
+                    help="also charge each sample to its innermost frame starting with PREFIX "
+                         "(e.g. spoa_waf::): time per own function, library calls included")
     a = ap.parse_args()
     src = open(a.input, encoding="utf-8", errors="replace") if a.input else sys.stdin
     stacks = read_folded(src) if a.from_folded else fold_perf_script(src, a.comm)
@@ -177,6 +180,14 @@ def main():
     print("%d samples; hottest leaf functions (self time):" % total, file=sys.stderr)
     for name, n in leaves.most_common(a.top):
         print("  %6.2f%%  %s" % (100.0 * n / total, name), file=sys.stderr)
+    if a.own:
+        own = collections.Counter()
+        for s, n in stacks.items():
+            frames = [f for f in s.split(";") if f.startswith(a.own)]
+            own[frames[-1] if frames else "(outside %s)" % a.own] += n
+        print("by innermost %s frame (its callees included):" % a.own, file=sys.stderr)
+        for name, n in own.most_common(a.top):
+            print("  %6.2f%%  %s" % (100.0 * n / total, name), file=sys.stderr)
     return 0
 
 

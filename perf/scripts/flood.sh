@@ -9,7 +9,7 @@
 # Usage: perf/scripts/flood.sh --name NAME [--rules none|crs3|crs4|FILE] [--shards N]
 #          [--corpus FILE] [--agent-cpus LIST] [--client-cpus LIST] [--port P] [--profile] [--baseline]
 #          [--agent spoa-waf|null] [--stats-interval S] [--agent-arg ARG]... [--no-build]
-#          [--out DIR] [-- SPOP-FLOOD-ARGS...]
+#          [--nice N] [--cold] [--out DIR] [-- SPOP-FLOOD-ARGS...]
 # Defaults: --rules none (only `SecRuleEngine On`), --shards 1, --corpus bench/corpus/mix.jsonl,
 #   --agent-cpus 0, --client-cpus 1, --port 23456+(pid mod 2000); spop-flood defaults to
 #   --connections 2 --pipeline 20 --duration 10 --warmup 2 unless given after `--`.
@@ -19,6 +19,10 @@
 #   --baseline (rules crs3|crs4, a bench/corpus file): right after the flood, run the same corpus
 #   through libmodsecurity3 with the same rules on the agent's first CPU (perf/baseline/run.sh
 #   --repeat 1) and record the ratio, so both figures come from one run under one machine load.
+#   --nice N runs agent, client and baseline at that priority (e.g. -10 on a machine busy with
+#   builds, so a short run measures the agent rather than the scheduler). --cold starts the agent
+#   with an empty Hyperscan cache (SPOA_WAF_CACHE_DIR in a fresh directory): start-up then
+#   includes compiling every database.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -33,6 +37,8 @@ CLIENT_CPUS=1
 PORT=$((23456 + $$ % 2000))
 PROFILE=0
 BASELINE=0
+NICE=0
+COLD=0
 BUILD=1
 OUT=""
 AGENT_KIND=spoa-waf
@@ -49,13 +55,15 @@ while [ $# -gt 0 ]; do
         --port) PORT="$2"; shift 2 ;;
         --profile) PROFILE=1; shift ;;
         --baseline) BASELINE=1; shift ;;
+        --nice) NICE="$2"; shift 2 ;;
+        --cold) COLD=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --agent) AGENT_KIND="$2"; shift 2 ;;
         --stats-interval) STATS_INTERVAL="$2"; shift 2 ;;
         --agent-arg) EXTRA_AGENT_ARGS+=("$2"); shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "flood.sh: unknown argument $1 (spop-flood flags go after --)" >&2; exit 2 ;;
     esac
 done
@@ -120,7 +128,13 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 if port_open; then echo "flood.sh: port $PORT is already in use" >&2; exit 1; fi
 
 t0=$(date +%s%N)
-taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$OUT/agent.log" 2>&1 &
+# The agent may log a line per matched rule: the full log stays in /tmp, the run keeps a digest.
+FULL_LOG="$WORK/agent-$NAME.log"
+if [ "$COLD" = 1 ]; then
+    export SPOA_WAF_CACHE_DIR="$WORK/cold-cache-$$"
+    rm -rf "$SPOA_WAF_CACHE_DIR"
+fi
+nice -n "$NICE" taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$FULL_LOG" 2>&1 &
 AGENT_PID=$!
 stop_agent() {
     if kill -0 "$AGENT_PID" 2>/dev/null; then
@@ -130,12 +144,12 @@ stop_agent() {
     fi
 }
 trap stop_agent EXIT
-for _ in $(seq 600); do
+for _ in $(seq 6000); do
     port_open && break
-    kill -0 "$AGENT_PID" 2>/dev/null || { echo "flood.sh: agent exited, see $OUT/agent.log" >&2; tail -5 "$OUT/agent.log" >&2; exit 1; }
+    kill -0 "$AGENT_PID" 2>/dev/null || { echo "flood.sh: agent exited, see $FULL_LOG" >&2; tail -5 "$FULL_LOG" >&2; exit 1; }
     sleep 0.05
 done
-port_open || { echo "flood.sh: agent not listening after 30 s" >&2; exit 1; }
+port_open || { echo "flood.sh: agent not listening after 300 s" >&2; exit 1; }
 STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 
 proc_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null || echo 0; }
@@ -151,7 +165,7 @@ if [ "$PROFILE" = 1 ]; then
     PROF_PID=$!
 fi
 
-"$FLOOD" --target "127.0.0.1:$PORT" --corpus "$CORPUS" --cpus "$CLIENT_CPUS" --json "${FLOOD_ARGS[@]}" \
+nice -n "$NICE" "$FLOOD" --target "127.0.0.1:$PORT" --corpus "$CORPUS" --cpus "$CLIENT_CPUS" --json "${FLOOD_ARGS[@]}" \
     > "$OUT/flood.json" 2> "$OUT/flood.log" || { echo "flood.sh: spop-flood failed, see $OUT/flood.log" >&2; tail -5 "$OUT/flood.log" >&2; exit 1; }
 
 WALL_NS=$(( $(date +%s%N) - w0 ))
@@ -161,27 +175,49 @@ HWM=$(proc_kb VmHWM)
 if [ "$PROFILE" = 1 ]; then wait "$PROF_PID" || true; fi
 stop_agent
 trap - EXIT
+if [ "$COLD" = 1 ]; then rm -rf "$SPOA_WAF_CACHE_DIR"; fi
 
 if [ "$BASELINE" = 1 ]; then
     case "$RULES" in
-        crs3|crs4) "$REPO/perf/baseline/run.sh" --repeat 1 --cpu "${AGENT_CPUS%%[,-]*}" --rules "$RULES" \
+        crs3|crs4) nice -n "$NICE" "$REPO/perf/baseline/run.sh" --repeat 1 --cpu "${AGENT_CPUS%%[,-]*}" --rules "$RULES" \
                        --out "$OUT/baseline" "$(basename "$CORPUS" .jsonl)" > /dev/null 2> "$OUT/baseline.log" \
                        || echo "flood.sh: baseline failed, see $OUT/baseline.log" >&2 ;;
         *) echo "flood.sh: --baseline needs --rules crs3 or crs4" >&2 ;;
     esac
 fi
 
+# Digest: the first 20 lines, every line that is not a per-request rule message, and a count.
+python3 - "$FULL_LOG" "$OUT/agent.log" <<'EOF'
+import sys
+src, dst = sys.argv[1:]
+kept, dropped = [], 0
+with open(src, errors="replace") as f:
+    for i, line in enumerate(f):
+        if i < 20 or "ModSecurity: " not in line:
+            kept.append(line if len(line) < 2000 else line[:2000] + "…\n")
+        else:
+            dropped += 1
+with open(dst, "w") as f:
+    f.writelines(kept)
+    if dropped:
+        f.write("[flood.sh: %d more per-request rule messages omitted; full log: %s]\n" % (dropped, src))
+EOF
+
 HZ=$(getconf CLK_TCK)
+# Requests the corpus marks as attacks (bench/corpus names them "...-attack"): a CRS run that
+# blocks none of them did not really evaluate the rules.
+ATTACKS=$(grep -c '"name":"[^"]*attack' "$CORPUS" || true)
 python3 - "$OUT" "$STARTUP_MS" "$RSS_IDLE" "$RSS_LOADED" "$HWM" "$TICKS0" "$TICKS1" "$HZ" "$WALL_NS" \
-    "$SHARDS" "$RULES" "$AGENT_CPUS" "$CLIENT_CPUS" <<'EOF'
+    "$SHARDS" "$RULES" "$AGENT_CPUS" "$CLIENT_CPUS" "$ATTACKS" "$COLD" <<'EOF'
 import json, sys
-out, startup, rss0, rss1, hwm, t0, t1, hz, wall, shards, rules, acpu, ccpu = sys.argv[1:]
+out, startup, rss0, rss1, hwm, t0, t1, hz, wall, shards, rules, acpu, ccpu, attacks, cold = sys.argv[1:]
 cpu_s = (int(t1) - int(t0)) / int(hz)
 wall_s = int(wall) / 1e9
 agent = {"startup_ms": int(startup), "rss_idle_kb": int(rss0 or 0), "rss_loaded_kb": int(rss1 or 0),
          "rss_peak_kb": int(hwm or 0), "cpu_s": cpu_s, "wall_s": wall_s,
          "cores_busy": cpu_s / wall_s if wall_s > 0 else 0.0, "shards": int(shards), "rules": rules,
-         "agent_cpus": acpu, "client_cpus": ccpu}
+         "agent_cpus": acpu, "client_cpus": ccpu, "corpus_attacks": int(attacks or 0),
+         "cold_start": cold == "1"}
 # The agent's own totals line (counters and in-agent latency), when it prints one.
 import re
 try:
@@ -202,7 +238,7 @@ EOF
 {
     echo "# spop-flood run \`$NAME\`, $(date -u '+%F %H:%M UTC')"
     echo
-    echo "Command: \`perf/scripts/flood.sh --name $NAME --agent $AGENT_KIND --rules $RULES --shards $SHARDS --corpus ${CORPUS#"$REPO"/} --agent-cpus $AGENT_CPUS --client-cpus $CLIENT_CPUS -- ${FLOOD_ARGS[*]}\`"
+    echo "Command: \`perf/scripts/flood.sh --name $NAME --nice $NICE --agent $AGENT_KIND --rules $RULES --shards $SHARDS --corpus ${CORPUS#"$REPO"/} --agent-cpus $AGENT_CPUS --client-cpus $CLIENT_CPUS -- ${FLOOD_ARGS[*]}\`"
     echo "at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'); agent \`${AGENT#"$REPO"/} ${AGENT_ARGS[*]}\`."
     echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo "The machine is shared with other builds; figures are recorded, not asserted."
@@ -220,6 +256,9 @@ print("| %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %.2f | %.0f | 
     f["errors"], f.get("disconnects", 0), a["cores_busy"], per_core, a["rss_idle_kb"] / 1024,
     a["rss_loaded_kb"] / 1024, a["rss_peak_kb"] / 1024, a["startup_ms"]))
 print()
+print("Start-up %s: %d ms until the port accepted." % (
+    "cold (empty Hyperscan cache)" if a.get("cold_start") else "with whatever Hyperscan cache the machine had", a["startup_ms"]))
+print()
 print("Mode %s, %d connection(s) × pipeline %d, %d requests in %.1f s measured (%s); spop-flood "
       "itself kept %s cores busy." % (f["mode"], f["connections"], f["pipeline"], f["requests"], f["duration_s"],
       f["message"], "%.2f" % f["client_cores_busy"] if f.get("client_cores_busy") is not None else "?"))
@@ -231,14 +270,14 @@ if os.path.exists(bl):
         b = b[0]
         print()
         print("libmodsecurity3 on the same corpus and rules, right after, one core: %.1f req/s "
-              "(blocked %d of %d): spoa-waf/libmodsecurity3 = **%.0f×** (%.0f× per busy agent core)." % (
+              "(blocked %d of %d): spoa-waf/libmodsecurity3 = **%.1f×** (%.1f× per busy agent core)." % (
               b["rps"], b["blocked"], b["corpus_size"], f["rps"] / b["rps"] if b["rps"] else 0.0,
               per_core / b["rps"] if b["rps"] else 0.0))
-if a["rules"] not in ("none", "n/a") and f["blocked"] == 0:
+if a["rules"] not in ("none", "n/a") and f["blocked"] == 0 and a.get("corpus_attacks", 0) > 0:
     # A WAF benchmark whose rules never fire measures nothing (cf. zentinel-modsec's retraction).
     print()
-    print("**Warning: rules `%s` blocked nothing. Check that the engine really evaluated them "
-          "before quoting this run.**" % a["rules"])
+    print("**Warning: rules `%s` blocked none of the corpus's %d attacks. Check that the engine "
+          "really evaluated them before quoting this run.**" % (a["rules"], a["corpus_attacks"]))
 if "in_agent_us" in a:
     i = a["in_agent_us"]
     print()

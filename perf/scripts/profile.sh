@@ -44,7 +44,7 @@ perf record -q -F "$FREQ" "${CGARG[@]}" -p "$PID" -o "$OUT/perf.data" -- sleep "
 perf report -i "$OUT/perf.data" --stdio --no-children --percent-limit 0.5 --sort symbol \
     > "$OUT/report.txt" 2> /dev/null || true
 perf script -i "$OUT/perf.data" 2> /dev/null \
-    | python3 "$HERE/flamegraph.py" --folded "$OUT/stacks.folded" --svg "$OUT/flame.svg" \
+    | python3 "$HERE/flamegraph.py" --folded "$OUT/stacks.folded" --svg "$OUT/flame.svg" --own spoa_waf:: \
         --title "pid $PID, ${SECS}s, $(date -u '+%F %H:%M UTC')" 2> "$OUT/top.txt" || true
 gzip -f "$OUT/stacks.folded" 2> /dev/null || true
 cat "$OUT/top.txt" >&2

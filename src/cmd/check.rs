@@ -21,6 +21,9 @@ pub struct CheckArgs {
     /// Corpus file (JSON lines).
     #[arg(long)]
     pub input: PathBuf,
+    /// Also write every ModSecurity-style log line to stderr.
+    #[arg(long)]
+    pub log: bool,
 }
 
 /// Evaluates the corpus and prints one result line per request.
@@ -39,6 +42,11 @@ pub fn run(args: CheckArgs) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     for r in &corpus {
         let v = engine.inspect_request(&mut scratch, &r.as_request());
+        if args.log {
+            for l in &v.log_lines {
+                eprintln!("{l}");
+            }
+        }
         let status = v.disruption.as_ref().map_or(200, |d| d.status);
         if status != 200 {
             blocked += 1;

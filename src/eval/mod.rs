@@ -35,11 +35,33 @@ pub use request::RequestParts;
 /// A name/value pair of a collection.
 pub type Pair = (Vec<u8>, Vec<u8>);
 
-/// One value produced by a target: its `VAR:key` name and the bytes.
+/// The name of a value, rendered (`ARGS:p`) only when a match needs it.
+#[derive(Debug, Clone)]
+pub enum Name {
+    /// A scalar variable (`REQUEST_URI`).
+    Var(Var),
+    /// A collection member (`ARGS:p`), key as received.
+    Keyed(Var, Vec<u8>),
+    /// Anything else, already rendered.
+    Text(String),
+}
+
+impl Name {
+    /// `VAR` or `VAR:key`.
+    pub fn render(&self) -> String {
+        match self {
+            Name::Var(v) => v.name().to_string(),
+            Name::Keyed(v, k) => format!("{}:{}", v.name(), String::from_utf8_lossy(k)),
+            Name::Text(s) => s.clone(),
+        }
+    }
+}
+
+/// One value produced by a target: its name and the bytes.
 #[derive(Debug, Clone)]
 pub struct Value {
     /// `ARGS:p`, `REQUEST_URI`, …
-    pub name: String,
+    pub name: Name,
     /// The bytes.
     pub data: Vec<u8>,
 }
@@ -120,7 +142,7 @@ pub struct Transaction {
     pub(crate) sets: Vec<SetScratch>,
     /// (group, value hash) → index into `scans`: each value is transformed and scanned once
     /// per group per transaction.
-    scan_index: HashMap<(u16, u64), usize>,
+    scan_index: HashMap<(u16, u64), usize, BuildPreHashed>,
     scans: Vec<ScanEntry>,
 }
 
@@ -192,7 +214,7 @@ impl Transaction {
                 continue;
             }
             self.matched_vars.clear();
-            let m = self.eval_rule(rs, idx);
+            let m = self.eval_rule(rs, idx, idx);
             if !m.matched {
                 continue;
             }
@@ -312,7 +334,11 @@ impl Transaction {
             Ctl::RuleRemoveTargetByMsg(m, t) => self
                 .removed_targets
                 .push(TargetRemoval::Msg(m.clone(), t.clone())),
-            Ctl::RequestBodyProcessor(p) => self.forced_processor = Some(*p),
+            Ctl::RequestBodyProcessor(p) => {
+                // Visible at once: CRS 901340 reads REQBODY_PROCESSOR later in phase 1.
+                self.forced_processor = Some(*p);
+                self.processor = Some(*p);
+            }
             Ctl::ForceRequestBodyVariable(b) => self.force_body_var = *b,
             Ctl::RequestBodyAccess(b) => self.body_access = Some(*b),
             Ctl::ResponseBodyAccess(b) => self.response_body_access = Some(*b),
@@ -321,7 +347,7 @@ impl Transaction {
     }
 
     /// Evaluates rule `idx` and, when it matches, its chain. Per-match effects run here.
-    fn eval_rule(&mut self, rs: &RuleSet, idx: usize) -> RuleMatch {
+    fn eval_rule(&mut self, rs: &RuleSet, idx: usize, starter_idx: usize) -> RuleMatch {
         let rule = &rs.rules[idx];
         let starter_id = rule.id;
         let mut matched = false;
@@ -331,11 +357,11 @@ impl Transaction {
             self.run_setvars(rule);
         } else {
             let mut values = Vec::new();
-            let starter = if rule.is_link { None } else { Some(rule) };
+            let starter = &rs.rules[starter_idx];
             for t in &rule.targets {
                 self.collect(t, &mut values);
             }
-            values.retain(|v| !self.excluded(rule, starter, starter_id, v, rs));
+            values.retain(|v| !self.excluded(rule, starter, starter_id, v));
             let mut hits = Vec::new();
             for v in values {
                 hits.clear();
@@ -343,7 +369,7 @@ impl Transaction {
                 for h in hits.drain(..) {
                     matched = true;
                     self.matched_var.clone_from(&h);
-                    self.matched_var_name.clone_from(&v.name);
+                    self.matched_var_name = v.name.render();
                     self.matched_vars.push(Value {
                         name: v.name.clone(),
                         data: h,
@@ -356,7 +382,7 @@ impl Transaction {
             return RuleMatch { matched: false };
         }
         if let Some(next) = rule.chain {
-            let m = self.eval_rule(rs, next);
+            let m = self.eval_rule(rs, next, starter_idx);
             if !m.matched {
                 return m;
             }
@@ -365,26 +391,11 @@ impl Transaction {
     }
 
     /// Whether value `v` of `rule` is excluded by a `!` target or a `ctl:ruleRemoveTarget*`.
-    fn excluded(
-        &self,
-        rule: &Rule,
-        _starter: Option<&Rule>,
-        id: u32,
-        v: &Value,
-        rs: &RuleSet,
-    ) -> bool {
+    fn excluded(&self, rule: &Rule, starter: &Rule, id: u32, v: &Value) -> bool {
         if rule.exclusions.iter().any(|t| target_covers(t, &v.name)) {
             return true;
         }
-        if self.removed_targets.is_empty() {
-            return false;
-        }
         // ctl target removals apply to the whole chain; tags and msg live on the starter.
-        let starter = rs
-            .rules
-            .iter()
-            .find(|r| r.id == id && !r.is_link)
-            .unwrap_or(rule);
         self.removed_targets.iter().any(|r| match r {
             TargetRemoval::Id(ranges, t) => {
                 ranges.iter().any(|&(a, b)| id >= a && id <= b) && target_covers(t, &v.name)
@@ -676,7 +687,7 @@ impl Transaction {
             let n = out.len() - start;
             out.truncate(start);
             out.push(Value {
-                name: format!("&{}", t.var.name()),
+                name: Name::Text(format!("&{}", t.var.name())),
                 data: n.to_string().into_bytes(),
             });
         }
@@ -688,7 +699,7 @@ impl Transaction {
             for (k, v) in list {
                 if key_selected(&t.key, k) {
                     out.push(Value {
-                        name: format!("{}:{}", var.name(), String::from_utf8_lossy(k)),
+                        name: Name::Keyed(var, k.clone()),
                         data: v.clone(),
                     });
                 }
@@ -698,7 +709,7 @@ impl Transaction {
             for (k, _) in list {
                 if key_selected(&t.key, k) {
                     out.push(Value {
-                        name: format!("{}:{}", var.name(), String::from_utf8_lossy(k)),
+                        name: Name::Keyed(var, k.clone()),
                         data: k.clone(),
                     });
                 }
@@ -706,13 +717,13 @@ impl Transaction {
         };
         let scalar = |v: &[u8], out: &mut Vec<Value>| {
             out.push(Value {
-                name: var.name().to_string(),
+                name: Name::Var(var),
                 data: v.to_vec(),
             })
         };
         let flag = |b: bool, out: &mut Vec<Value>| {
             out.push(Value {
-                name: var.name().to_string(),
+                name: Name::Var(var),
                 data: if b { b"1".to_vec() } else { b"0".to_vec() },
             })
         };
@@ -768,7 +779,7 @@ impl Transaction {
                 for (field, filename, _) in &self.files {
                     if key_selected(&t.key, field) {
                         out.push(Value {
-                            name: format!("FILES:{}", String::from_utf8_lossy(field)),
+                            name: Name::Keyed(Var::Files, field.clone()),
                             data: filename.clone(),
                         });
                     }
@@ -778,7 +789,7 @@ impl Transaction {
                 for (field, _, _) in &self.files {
                     if key_selected(&t.key, field) {
                         out.push(Value {
-                            name: format!("FILES_NAMES:{}", String::from_utf8_lossy(field)),
+                            name: Name::Keyed(Var::FilesNames, field.clone()),
                             data: field.clone(),
                         });
                     }
@@ -788,7 +799,7 @@ impl Transaction {
                 for (field, _, size) in &self.files {
                     if key_selected(&t.key, field) {
                         out.push(Value {
-                            name: format!("FILES_SIZES:{}", String::from_utf8_lossy(field)),
+                            name: Name::Keyed(Var::FilesSizes, field.clone()),
                             data: size.to_string().into_bytes(),
                         });
                     }
@@ -836,7 +847,7 @@ impl Transaction {
                 };
                 for v in list {
                     out.push(Value {
-                        name: "XML".to_string(),
+                        name: Name::Var(Var::Xml),
                         data: v.clone(),
                     });
                 }
@@ -845,7 +856,7 @@ impl Transaction {
                 for (k, (orig, v)) in &self.tx {
                     if key_selected(&t.key, k.as_bytes()) {
                         out.push(Value {
-                            name: format!("TX:{orig}"),
+                            name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
                             data: v.clone(),
                         });
                     }
@@ -859,7 +870,7 @@ impl Transaction {
                     };
                     if key_selected(&t.key, sub.as_bytes()) {
                         out.push(Value {
-                            name: format!("{}:{orig}", var.name()),
+                            name: Name::Keyed(var, orig.as_bytes().to_vec()),
                             data: v.clone(),
                         });
                     }
@@ -919,7 +930,7 @@ impl Transaction {
             Var::MatchedVarName => scalar(self.matched_var_name.as_bytes(), out),
             Var::MatchedVars => {
                 for v in &self.matched_vars {
-                    if key_selected(&t.key, v.name.as_bytes()) {
+                    if key_selected(&t.key, v.name.render().as_bytes()) {
                         out.push(Value {
                             name: v.name.clone(),
                             data: v.data.clone(),
@@ -929,10 +940,11 @@ impl Transaction {
             }
             Var::MatchedVarsNames => {
                 for v in &self.matched_vars {
-                    if key_selected(&t.key, v.name.as_bytes()) {
+                    let n = v.name.render();
+                    if key_selected(&t.key, n.as_bytes()) {
                         out.push(Value {
                             name: v.name.clone(),
-                            data: v.name.clone().into_bytes(),
+                            data: n.into_bytes(),
                         });
                     }
                 }
@@ -982,6 +994,38 @@ impl Transaction {
     }
 }
 
+/// The scan-cache key is already a hash: fold it instead of hashing it again.
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildPreHashed;
+
+impl std::hash::BuildHasher for BuildPreHashed {
+    type Hasher = PreHashed;
+    fn build_hasher(&self) -> PreHashed {
+        PreHashed(0)
+    }
+}
+
+/// Hasher for keys that are (small int, hash) pairs.
+#[derive(Debug, Default, Clone, Copy)]
+struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.0 = self.0.rotate_left(16) ^ u64::from(n);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
 /// FNV-1a over the value: cheap and good enough to key the per-transaction scan cache
 /// (entries are verified byte for byte).
 fn hash_bytes(b: &[u8]) -> u64 {
@@ -995,19 +1039,25 @@ fn hash_bytes(b: &[u8]) -> u64 {
 
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
-/// Whether target `t` covers value name `name` (`ARGS:foo`), for exclusions.
-fn target_covers(t: &Target, name: &str) -> bool {
-    let (var, key) = match name.split_once(':') {
-        Some((v, k)) => (v, Some(k)),
-        None => (name, None),
-    };
-    if !t.var.name().eq_ignore_ascii_case(var) {
-        return false;
-    }
-    match (&t.key, key) {
-        (KeySel::All, _) => true,
-        (_, None) => false,
-        (k, Some(key)) => key_selected(k, key.as_bytes()),
+/// Whether target `t` covers the value named `name` (for `!` exclusions and ctl removals).
+fn target_covers(t: &Target, name: &Name) -> bool {
+    match name {
+        Name::Var(v) => t.var == *v && matches!(t.key, KeySel::All),
+        Name::Keyed(v, k) => t.var == *v && key_selected(&t.key, k),
+        Name::Text(s) => {
+            let (var, key) = match s.split_once(':') {
+                Some((v, k)) => (v, Some(k)),
+                None => (s.as_str(), None),
+            };
+            if !t.var.name().eq_ignore_ascii_case(var) {
+                return false;
+            }
+            match (&t.key, key) {
+                (KeySel::All, _) => true,
+                (_, None) => false,
+                (k, Some(key)) => key_selected(k, key.as_bytes()),
+            }
+        }
     }
 }
 

@@ -126,7 +126,18 @@ impl Transaction {
                 for f in m.files {
                     self.files.push((f.field, f.filename, f.size));
                 }
-                self.part_headers = m.part_headers;
+                // libmodsecurity3 3.0.9 keeps each header line's CRLF; CRS (922150 → 922110)
+                // expects the bare line, as ModSecurity v2 and Coraza give it.
+                self.part_headers = m
+                    .part_headers
+                    .into_iter()
+                    .map(|(k, mut v)| {
+                        while v.last().is_some_and(|&c| c == b'\r' || c == b'\n') {
+                            v.pop();
+                        }
+                        (k, v)
+                    })
+                    .collect();
                 if let Some(e) = m.error {
                     self.reqbody_error = true;
                     self.reqbody_error_msg = e.into_bytes();

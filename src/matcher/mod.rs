@@ -444,20 +444,29 @@ fn classify(p: &str) -> Placement {
 /// How deep `exact_pieces` may halve: 2^8 pieces is far beyond any CRS pattern's needs.
 const MAX_SPLIT_DEPTH: u32 = 8;
 
+/// Pieces longer than this are halved before Hyperscan is even asked: in libhs 5.4 the CRS
+/// v4 command-list patterns fail as "too large" from about 4.5 KB and pass below about 3.5 KB,
+/// and a failed attempt on a big pattern costs seconds.
+const PRESPLIT_BYTES: usize = 3_000;
+
 /// `p` as Hyperscan expressions matched exactly (no prefilter) whose union is `p`: `p` itself,
 /// or, when Hyperscan finds it too large, the halves of its widest alternation, recursively.
 fn exact_pieces(p: &str, depth: u32) -> Option<Vec<(String, PatternFlags)>> {
+    let halves = |s: split::Split<'_>| -> Option<Vec<(String, PatternFlags)>> {
+        let mid = s.mid();
+        let mut out = exact_pieces(&s.piece(0..mid), depth + 1)?;
+        out.extend(exact_pieces(&s.piece(mid..s.len()), depth + 1)?);
+        Some(out)
+    };
+    if depth > 0 && depth < MAX_SPLIT_DEPTH && p.len() > PRESPLIT_BYTES {
+        if let Some(s) = split::split(p) {
+            return halves(s);
+        }
+    }
     match try_compile(p, base_flags()) {
         Ok(flags) => Some(vec![(p.to_owned(), flags)]),
         Err(msg) if msg.contains("too large") && depth < MAX_SPLIT_DEPTH => {
-            let s = split::split(p)?;
-            if s.len() < 2 {
-                return None;
-            }
-            let mid = s.len() / 2;
-            let mut out = exact_pieces(&s.piece(0..mid), depth + 1)?;
-            out.extend(exact_pieces(&s.piece(mid..s.len()), depth + 1)?);
-            Some(out)
+            halves(split::split(p)?)
         }
         Err(_) => None,
     }

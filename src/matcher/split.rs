@@ -15,12 +15,19 @@ pub struct Split<'a> {
     prefix: String,
     branches: Vec<&'a str>,
     suffix: &'a str,
+    /// The branch index that halves the alternation's bytes most evenly.
+    mid: usize,
 }
 
 impl Split<'_> {
     /// Number of branches of the chosen alternation.
     pub fn len(&self) -> usize {
         self.branches.len()
+    }
+
+    /// Where to cut the branches in two for pieces of about equal size (1..len).
+    pub fn mid(&self) -> usize {
+        self.mid
     }
 
     /// The pattern restricted to branches `range`.
@@ -47,7 +54,8 @@ struct Group {
     parent: Option<usize>,
 }
 
-/// Finds the splittable alternation with the most branches, if any.
+/// Finds the splittable alternation whose halving shrinks the pattern most: the one whose
+/// smaller half (cut at the branch boundary nearest its byte midpoint) is largest.
 pub fn split(p: &str) -> Option<Split<'_>> {
     let b = p.as_bytes();
     let mut groups = vec![Group {
@@ -133,7 +141,13 @@ pub fn split(p: &str) -> Option<Split<'_>> {
                 .is_some_and(|gr| !gr.seps.is_empty() && !gr.has_option)
                 && sound(g)
         })
-        .max_by_key(|&g| groups.get(g).map_or(0, |gr| gr.seps.len()))?;
+        .filter_map(|g| {
+            let gr = groups.get(g)?;
+            let (mid, smaller) = best_cut(gr);
+            Some((smaller, g, mid))
+        })
+        .max();
+    let (_, best, mid) = best?;
     let g = groups.get(best)?;
     let mut branches = Vec::with_capacity(g.seps.len() + 1);
     let mut start = g.body_start;
@@ -149,7 +163,22 @@ pub fn split(p: &str) -> Option<Split<'_>> {
         prefix,
         branches,
         suffix,
+        mid,
     })
+}
+
+/// For a group with separators: (branch index to cut before, bytes of the smaller side).
+fn best_cut(g: &Group) -> (usize, usize) {
+    let total = g.close.saturating_sub(g.body_start);
+    let mut best = (1, 0);
+    for (k, &sep) in g.seps.iter().enumerate() {
+        let left = sep.saturating_sub(g.body_start);
+        let smaller = left.min(total.saturating_sub(left + 1));
+        if smaller >= best.1 {
+            best = (k + 1, smaller);
+        }
+    }
+    best
 }
 
 /// Index of the `]` closing the class opened at `i`.
@@ -241,7 +270,19 @@ mod tests {
     }
 
     #[test]
-    fn splits_the_widest_plain_alternation() {
+    fn cuts_the_alternation_that_shrinks_the_pattern_most() {
+        // Three short branches outside, two long ones inside: the long ones win.
+        let s = split("(?:a|b|c)x(?:long-branch-one|long-branch-two)").expect("split");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.mid(), 1);
+        assert_eq!(s.piece(0..1), "(?:a|b|c)x(?:long-branch-one)");
+        // The cut lands at the byte midpoint, not the branch midpoint.
+        let s = split("(?:aaaaaaaaaaaa|b|c|d)").expect("split");
+        assert_eq!(s.mid(), 1);
+    }
+
+    #[test]
+    fn splits_a_plain_alternation() {
         assert_eq!(
             pieces(r"(?i)x(?:ab|c[|)]|d(e|f))y$").expect("split"),
             vec![r"(?i)x(?:ab)y$", r"(?i)x(?:c[|)])y$", r"(?i)x(?:d(e|f))y$"]

@@ -10,6 +10,8 @@ mod util;
 mod spop;
 // Both HAProxy Ingress dialects over raw TCP, end to end through the server.
 mod adapters;
+// `check` and `serve` give the same verdicts on the mixed corpus.
+mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
 

@@ -1,6 +1,8 @@
 //! Command line of `spop-flood`, and the `--cpus` list syntax (`0,2-3`).
 //!
-//! Owns argument parsing and validation only; it opens no socket and reads no file.
+//! Owns argument parsing and the range checks clap cannot express; it opens no socket and
+//! reads no file. The flags follow the bench brief (issue #4): target, corpus, connections,
+//! pipeline, duration, rate, message shape, CPUs, JSON output.
 
 use std::time::Duration;
 
