@@ -22,10 +22,16 @@ fn thread_cpu_ns() -> u64 {
 }
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let mut repeat = 5usize;
     if let Some(p) = args.iter().position(|a| a == "--repeat") {
-        repeat = args.get(p + 1).and_then(|s| s.parse().ok()).unwrap_or(repeat);
+        repeat = args
+            .get(p + 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(repeat);
         args.drain(p..(p + 2).min(args.len()));
     }
     let Some((rules, corpora)) = args.split_first() else {

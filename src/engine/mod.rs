@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compile::{self, RuleSet};
-use crate::eval::Transaction;
+use crate::eval::{ScanCache, Transaction};
 use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 
 /// A loaded, compiled rule set. Immutable; shared by every shard.
@@ -71,7 +71,7 @@ impl Engine {
     pub fn run_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Transaction {
         let rs = &*self.rules;
         let mut tx = Transaction::new();
-        tx.sets = self.take_sets(scratch);
+        tx.scan = self.take_scan(scratch);
         tx.load_request(rs, req);
         tx.run_phase(rs, 1);
         if tx.disruption().is_none() {
@@ -97,20 +97,25 @@ impl Engine {
         let rs = &*self.rules;
         tx.run_phase(rs, 5);
         let score = inbound_score(tx);
-        scratch.sets = std::mem::take(&mut tx.sets);
+        scratch.scan = std::mem::take(&mut tx.scan);
         tx.verdict(score)
     }
 
-    fn take_sets(&self, scratch: &mut EngineScratch) -> Vec<crate::matcher::SetScratch> {
-        if scratch.sets.len() != self.rules.groups.len() {
-            scratch.sets = self
-                .rules
-                .groups
-                .iter()
-                .map(|g| g.set.new_scratch())
-                .collect();
+    /// Lends the shard's scan cache (Hyperscan scratch and buffers) to a transaction.
+    fn take_scan(&self, scratch: &mut EngineScratch) -> ScanCache {
+        if scratch.scan.sets.len() != self.rules.groups.len() {
+            scratch.scan.sets = self.new_sets();
         }
-        std::mem::take(&mut scratch.sets)
+        scratch.scan.clear();
+        std::mem::take(&mut scratch.scan)
+    }
+
+    fn new_sets(&self) -> Vec<crate::matcher::SetScratch> {
+        self.rules
+            .groups
+            .iter()
+            .map(|g| g.set.new_scratch())
+            .collect()
     }
 }
 
@@ -131,24 +136,20 @@ pub fn default_cache_dir() -> std::path::PathBuf {
     }
 }
 
-/// Per-shard engine state: Hyperscan scratch for every pattern group.
+/// Per-shard engine state: Hyperscan scratch for every pattern group and the buffers of the
+/// per-transaction scan cache, reused from one transaction to the next.
 #[derive(Debug, Default)]
 pub struct EngineScratch {
-    sets: Vec<crate::matcher::SetScratch>,
+    scan: ScanCache,
 }
 
 impl Inspector for Engine {
     type Scratch = EngineScratch;
 
     fn new_scratch(&self) -> EngineScratch {
-        EngineScratch {
-            sets: self
-                .rules
-                .groups
-                .iter()
-                .map(|g| g.set.new_scratch())
-                .collect(),
-        }
+        let mut scan = ScanCache::default();
+        scan.sets = self.new_sets();
+        EngineScratch { scan }
     }
 
     fn inspect_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Verdict {
@@ -158,7 +159,7 @@ impl Inspector for Engine {
 
     fn inspect_response(&self, scratch: &mut EngineScratch, res: &HttpResponse<'_>) -> Verdict {
         let mut tx = Transaction::new();
-        tx.sets = self.take_sets(scratch);
+        tx.scan = self.take_scan(scratch);
         let rs = &*self.rules;
         tx.load_response(rs, res);
         tx.run_phase(rs, 3);
@@ -167,7 +168,7 @@ impl Inspector for Engine {
             .tx_int("blocking_outbound_anomaly_score")
             .or_else(|| tx.tx_int("outbound_anomaly_score"))
             .unwrap_or(0);
-        scratch.sets = std::mem::take(&mut tx.sets);
+        scratch.scan = std::mem::take(&mut tx.scan);
         tx.verdict(score)
     }
 }
