@@ -11,6 +11,7 @@
 //! `collect` would: exclusions and ctl target removals only remove values, so ignoring them here
 //! is safe.
 
+use super::scan::UnionState;
 use super::{key_selected, Pair, Transaction};
 use crate::compile::{Rule, RuleSet, Target, Var};
 
@@ -25,6 +26,38 @@ impl Transaction {
         }
         // Borrow the values from `self` while the cache (moved out for the duration) is updated.
         let mut scan = std::mem::take(&mut self.scan);
+        if !rule.negated {
+            // Every rule of a group has the same targets (see `compile::build_groups`), so one
+            // union of matched patterns per group answers all of them.
+            let known = match scan.union_state(g, pid) {
+                UnionState::Known(hit) => Some(hit),
+                UnionState::NotEnumerable => None,
+                UnionState::Stale => {
+                    scan.union_begin(g);
+                    let mut ok = true;
+                    for t in &rule.targets {
+                        ok = self.borrowed_values(t, &mut |v| {
+                            let i = scan.lookup(rs, g, v);
+                            scan.union_add(g, i);
+                        });
+                        if !ok {
+                            break;
+                        }
+                    }
+                    if ok {
+                        match scan.union_state(g, pid) {
+                            UnionState::Known(hit) => Some(hit),
+                            _ => None,
+                        }
+                    } else {
+                        scan.union_give_up(g);
+                        None
+                    }
+                }
+            };
+            self.scan = scan;
+            return known == Some(false);
+        }
         let mut possible = false;
         let mut enumerated = true;
         for t in &rule.targets {
@@ -213,5 +246,32 @@ mod tests {
             count: false,
         };
         assert!(!tx.borrowed_values(&t, &mut |_| {}));
+    }
+
+    /// A group's union computed in phase 1 (no ARGS yet) must not hide the body's ARGS from
+    /// a phase-2 rule of the same group: body processing invalidates it.
+    #[test]
+    fn group_union_is_recomputed_after_the_body() {
+        use crate::corpus::CorpusRequest;
+        use crate::inspect::Inspector;
+        let text = "SecRuleEngine On\nSecRequestBodyAccess On\n\
+            SecRule ARGS \"@rx attack\" \"id:1,phase:1,deny,status:403\"\n\
+            SecRule ARGS \"@rx attack\" \"id:2,phase:2,deny,status:406\"\n";
+        let cfg = crate::seclang::parse_str(text, std::path::Path::new("t.conf")).unwrap();
+        let rs = crate::compile::compile(cfg).unwrap();
+        // Same chain and targets: one group, so phase 2 reads the union phase 1 computed.
+        assert_eq!(rs.rules[0].prefilter.map(|p| p.0), rs.rules[1].prefilter.map(|p| p.0));
+        let engine = crate::engine::Engine::from_rules(std::sync::Arc::new(rs));
+        let mut scratch = engine.new_scratch();
+        let line = r#"{"name":"p","method":"POST","uri":"/x","version":"1.1","headers":[["Content-Type","application/x-www-form-urlencoded"]],"body":"a=attack"}"#;
+        let r = CorpusRequest::parse(line, 1).unwrap();
+        for _ in 0..2 {
+            let v = engine.inspect_request(&mut scratch, &r.as_request());
+            assert_eq!(v.disruption.map(|d| (d.rule_id, d.status)), Some((2, 406)));
+        }
+        let get = r#"{"name":"g","method":"GET","uri":"/x?a=attack","version":"1.1","headers":[]}"#;
+        let r = CorpusRequest::parse(get, 1).unwrap();
+        let v = engine.inspect_request(&mut scratch, &r.as_request());
+        assert_eq!(v.disruption.map(|d| (d.rule_id, d.status)), Some((1, 403)));
     }
 }

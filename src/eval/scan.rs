@@ -31,6 +31,33 @@ pub(crate) struct ScanCache {
     entries: Vec<Entry>,
     live: usize,
     tmp: Vec<u8>,
+    /// Per group: the union of the patterns matched by any value of the group's targets (all
+    /// rules of a group share their targets), valid while `unions_gen == generation`.
+    unions: Vec<Union>,
+    /// Bumped whenever the enumerable request/response values change (body processed, response
+    /// loaded), which makes every union stale.
+    generation: u32,
+}
+
+/// The pattern union of one group.
+#[derive(Debug, Default)]
+struct Union {
+    /// `generation + 1` when computed (0: never).
+    valid_for: u32,
+    /// False when a target of the group is not enumerable by the fast path.
+    enumerable: bool,
+    /// One bit per PatternId.
+    bits: Vec<u64>,
+}
+
+/// What the cache knows about a group's pattern union.
+pub(crate) enum UnionState {
+    /// Not computed for the current values.
+    Stale,
+    /// A target of the group cannot be enumerated: no union.
+    NotEnumerable,
+    /// Whether the pattern is in the union.
+    Known(bool),
 }
 
 impl ScanCache {
@@ -38,6 +65,64 @@ impl ScanCache {
     pub(crate) fn clear(&mut self) {
         self.index.clear();
         self.live = 0;
+        self.invalidate();
+    }
+
+    /// The enumerable values changed: every group union must be recomputed.
+    pub(crate) fn invalidate(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == u32::MAX {
+            // Never let a stale union's stamp come around again.
+            self.generation = 0;
+            self.unions.iter_mut().for_each(|u| u.valid_for = 0);
+        }
+    }
+
+    /// Whether pattern `pid` is matched by some value of group `g`'s targets, if known.
+    pub(crate) fn union_state(&self, g: u16, pid: PatternId) -> UnionState {
+        match self.unions.get(usize::from(g)) {
+            Some(u) if u.valid_for == self.generation + 1 => {
+                if !u.enumerable {
+                    return UnionState::NotEnumerable;
+                }
+                let w = u.bits.get(pid.0 as usize / 64).copied().unwrap_or(0);
+                UnionState::Known(w & (1u64 << (pid.0 % 64)) != 0)
+            }
+            _ => UnionState::Stale,
+        }
+    }
+
+    /// Starts computing group `g`'s union (empty, enumerable).
+    pub(crate) fn union_begin(&mut self, g: u16) {
+        let g = usize::from(g);
+        if self.unions.len() <= g {
+            self.unions.resize_with(g + 1, Union::default);
+        }
+        let u = &mut self.unions[g];
+        u.valid_for = self.generation + 1;
+        u.enumerable = true;
+        u.bits.iter_mut().for_each(|w| *w = 0);
+    }
+
+    /// Adds entry `i`'s matches to group `g`'s union.
+    pub(crate) fn union_add(&mut self, g: u16, i: usize) {
+        let (Some(u), Some(e)) = (self.unions.get_mut(usize::from(g)), self.entries.get(i)) else {
+            return;
+        };
+        for p in &e.hits {
+            let w = p.0 as usize / 64;
+            if u.bits.len() <= w {
+                u.bits.resize(w + 1, 0);
+            }
+            u.bits[w] |= 1u64 << (p.0 % 64);
+        }
+    }
+
+    /// Marks group `g`'s union as impossible (a target is not enumerable).
+    pub(crate) fn union_give_up(&mut self, g: u16) {
+        if let Some(u) = self.unions.get_mut(usize::from(g)) {
+            u.enumerable = false;
+        }
     }
 
     /// The entry of `value` transformed and scanned for group `g` (computed on first use).
