@@ -11,6 +11,8 @@
 //!   `RuleSet` (Hyperscan databases included); `eval` runs it against one transaction.
 //! - `server` is the only module that does I/O: glommio shards, one per CPU.
 #![warn(missing_debug_implementations, rust_2018_idioms)]
+// The Hyperscan/PCRE2 wrapper (`matcher`) is the one place allowed to write `unsafe`.
+#![deny(unsafe_code)]
 
 pub mod corpus;
 pub mod inspect;
@@ -30,6 +32,7 @@ pub mod engine;
 #[cfg(feature = "engine")]
 pub mod eval;
 #[cfg(feature = "engine")]
+#[allow(unsafe_code)]
 pub mod matcher;
 #[cfg(feature = "engine")]
 pub mod ops;

@@ -1376,6 +1376,53 @@ mod tests {
         assert_eq!(rs.rules[0].exclusions.len(), 1);
     }
 
+    /// Whatever parses must compile or fail cleanly, never panic.
+    #[test]
+    fn random_rules_never_panic() {
+        let pieces: &[&str] = &[
+            "SecRule ",
+            "SecAction ",
+            "SecMarker M\n",
+            "ARGS",
+            "|",
+            "!",
+            "&",
+            ":",
+            "/",
+            "TX:x",
+            "\"",
+            " ",
+            "@rx (",
+            "@rx a",
+            "@eq ",
+            "@within %{tx.a}",
+            "id:1,",
+            "t:none,",
+            "t:bogus,",
+            "setvar:tx.a=+1,",
+            "setvar:ip.",
+            "ctl:ruleRemoveById=1-2,",
+            "chain,",
+            "skipAfter:M,",
+            "phase:9,",
+            "severity:X,",
+            "\n",
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..(x % 20) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            if let Ok(cfg) = seclang::parse_str(&text, Path::new("/nonexistent/fuzz.conf")) {
+                let _ = compile(cfg);
+            }
+        }
+    }
+
     #[test]
     fn macros() {
         let m = Macro::parse("x %{tx.a} %{MATCHED_VAR} %{nope}");

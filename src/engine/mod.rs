@@ -161,6 +161,25 @@ impl Inspector for Engine {
         let mut tx = Transaction::new();
         tx.scan = self.take_scan(scratch);
         let rs = &*self.rules;
+        // The response arrives without its request's transaction, but CRS's response rules
+        // rely on the TX settings phase 1 initialises (paranoia levels, thresholds). Replay
+        // phase 1 quietly on a minimal request: side effects only, no log, no disruption.
+        let hdrs = [4u8, b'h', b'o', b's', b't', 0, 0, 0];
+        let minimal = HttpRequest {
+            unique_id: res.unique_id,
+            method: b"GET",
+            path: b"/",
+            query: None,
+            version: res.version,
+            headers: crate::inspect::HeaderBlock::Binary(&hdrs),
+            body: b"",
+            client: None,
+            server: None,
+        };
+        tx.load_request(rs, &minimal);
+        tx.quiet = true;
+        tx.run_phase(rs, 1);
+        tx.quiet = false;
         tx.load_response(rs, res);
         tx.run_phase(rs, 3);
         tx.run_phase(rs, 4);

@@ -260,7 +260,10 @@ mod tests {
         let cfg = crate::seclang::parse_str(text, std::path::Path::new("t.conf")).unwrap();
         let rs = crate::compile::compile(cfg).unwrap();
         // Same chain and targets: one group, so phase 2 reads the union phase 1 computed.
-        assert_eq!(rs.rules[0].prefilter.map(|p| p.0), rs.rules[1].prefilter.map(|p| p.0));
+        assert_eq!(
+            rs.rules[0].prefilter.map(|p| p.0),
+            rs.rules[1].prefilter.map(|p| p.0)
+        );
         let engine = crate::engine::Engine::from_rules(std::sync::Arc::new(rs));
         let mut scratch = engine.new_scratch();
         let line = r#"{"name":"p","method":"POST","uri":"/x","version":"1.1","headers":[["Content-Type","application/x-www-form-urlencoded"]],"body":"a=attack"}"#;

@@ -1,14 +1,16 @@
-//! Renders one libmodsecurity-style log line per logged rule match:
+//! Renders one libmodsecurity3-style log line per logged rule match, field for field as
+//! libmodsecurity3 3.0.9 writes them (checked with modsec-ref):
 //! `ModSecurity: Warning. Matched "Operator `Rx' with parameter `…' against variable `ARGS:p'
-//! (Value: `…' )" [file "…"] [line "…"] [id "…"] [msg "…"] [data "…"] [severity "…"] …`.
-//! Owns only the formatting; what logs is decided by `eval`.
+//! (Value: `…' ) [file "…"] [line "…"] [id "…"] [rev ""] [msg "…"] [data "…"] [severity "2"]
+//! [ver "…"] [maturity "0"] [accuracy "0"] [tag "…"]… [hostname "…"] [uri "…"] [unique_id "…"]
+//! [ref ""]`. Owns only the formatting; what logs is decided by `eval`.
 
 use std::fmt::Write as _;
 
 use super::Transaction;
-use crate::compile::{severity_name, Rule, RuleSet};
+use crate::compile::{Macro, Rule, RuleSet};
 
-/// Values longer than this are cut in log lines (ModSecurity cuts `data` similarly).
+/// Values longer than this are cut in log lines.
 const MAX_VALUE: usize = 200;
 
 fn clip(b: &[u8]) -> String {
@@ -16,6 +18,7 @@ fn clip(b: &[u8]) -> String {
     s.replace('"', "\\\"")
 }
 
+/// `pmFromFile` → `PmFromFile`, as libmodsecurity3 names operators in messages.
 fn op_display(name: &str) -> String {
     let mut c = name.chars();
     match c.next() {
@@ -27,49 +30,56 @@ fn op_display(name: &str) -> String {
 /// One log line for `rule`, with `head` (`Warning.` or `Access denied with code 403 (phase 2).`).
 pub(crate) fn line(tx: &Transaction, _rs: &RuleSet, rule: &Rule, head: &str) -> String {
     let mut s = String::with_capacity(512);
+    // The parameter is shown macro-expanded, as libmodsecurity3 does.
+    let param = tx.expand(&Macro::parse(&rule.op_arg));
     let _ = write!(
         s,
-        "ModSecurity: {head} Matched \"Operator `{}' with parameter `{}' against variable `{}' (Value: `{}' )\"",
+        "ModSecurity: {head} Matched \"Operator `{}' with parameter `{}' against variable `{}' (Value: `{}' )",
         op_display(&rule.op_name),
-        clip(rule.op_arg.as_bytes()),
+        clip(&param),
         tx.matched_var_name,
         clip(&tx.matched_var),
     );
     let _ = write!(
         s,
-        " [file \"{}\"] [line \"{}\"] [id \"{}\"]",
+        " [file \"{}\"] [line \"{}\"] [id \"{}\"] [rev \"{}\"]",
         rule.span.file.display(),
         rule.span.line,
-        rule.id
+        rule.id,
+        rule.rev.as_deref().unwrap_or("")
     );
-    if let Some(r) = &rule.rev {
-        let _ = write!(s, " [rev \"{r}\"]");
-    }
-    if let Some(m) = &rule.msg {
-        let _ = write!(s, " [msg \"{}\"]", clip(&tx.expand(m)));
-    }
-    if let Some(d) = &rule.logdata {
-        let _ = write!(s, " [data \"{}\"]", clip(&tx.expand(d)));
-    }
+    let msg = rule.msg.as_ref().map(|m| tx.expand(m)).unwrap_or_default();
+    let data = rule
+        .logdata
+        .as_ref()
+        .map(|d| tx.expand(d))
+        .unwrap_or_default();
+    let _ = write!(s, " [msg \"{}\"] [data \"{}\"]", clip(&msg), clip(&data));
     if let Some(sev) = rule.severity {
-        let _ = write!(s, " [severity \"{}\"]", severity_name(sev));
+        let _ = write!(s, " [severity \"{sev}\"]");
     }
     if let Some(v) = &rule.ver {
         let _ = write!(s, " [ver \"{v}\"]");
     }
-    if let Some(m) = &rule.maturity {
-        let _ = write!(s, " [maturity \"{m}\"]");
-    }
-    if let Some(a) = &rule.accuracy {
-        let _ = write!(s, " [accuracy \"{a}\"]");
-    }
+    let _ = write!(
+        s,
+        " [maturity \"{}\"] [accuracy \"{}\"]",
+        rule.maturity.as_deref().unwrap_or("0"),
+        rule.accuracy.as_deref().unwrap_or("0")
+    );
     for t in &rule.tags {
         let _ = write!(s, " [tag \"{t}\"]");
     }
+    // libmodsecurity3's hostname is the server address; the Host header when we have none.
+    let host = if tx.server_addr.is_empty() {
+        &tx.hostname
+    } else {
+        &tx.server_addr
+    };
     let _ = write!(
         s,
-        " [hostname \"{}\"] [uri \"{}\"] [unique_id \"{}\"]",
-        clip(&tx.hostname),
+        " [hostname \"{}\"] [uri \"{}\"] [unique_id \"{}\"] [ref \"\"]",
+        clip(host),
         clip(&tx.uri_raw),
         clip(&tx.unique_id)
     );

@@ -58,6 +58,10 @@ pub struct Value {
     pub name: Name,
     /// The bytes.
     pub data: Vec<u8>,
+    /// Where the bytes live when that place cannot change during the transaction
+    /// (`source << 24 | index`), 0 otherwise: the scan cache then keys on it instead of
+    /// hashing the content.
+    pub origin: u32,
 }
 
 /// A `ctl:ruleRemoveTarget*` exclusion active for this transaction.
@@ -135,6 +139,8 @@ pub struct Transaction {
     /// Per-transaction transform+scan results and the shard's Hyperscan scratch (lent by the
     /// engine): each value is transformed and scanned once per group per transaction.
     pub(crate) scan: scan::ScanCache,
+    /// While set, rules run for their side effects only (no log line, no disruption).
+    pub(crate) quiet: bool,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -233,7 +239,7 @@ impl Transaction {
                 disruptive,
                 Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)
             );
-            if rule.log {
+            if rule.log && !self.quiet {
                 let head = if interrupting && mode == EngineMode::On {
                     format!(
                         "Access denied with code {} (phase {phase}).",
@@ -255,7 +261,7 @@ impl Transaction {
             if let Some(m) = rule.skip_after {
                 skip_after = Some(m);
             }
-            if mode != EngineMode::On {
+            if mode != EngineMode::On || self.quiet {
                 continue;
             }
             match disruptive {
@@ -367,6 +373,7 @@ impl Transaction {
                     self.matched_vars.push(Value {
                         name: v.name.clone(),
                         data: h,
+                        origin: 0,
                     });
                     self.run_setvars(rule);
                 }
@@ -408,7 +415,7 @@ impl Transaction {
     /// transformed value, as in libmodsecurity3.
     fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value, hits: &mut Vec<Vec<u8>>) {
         if let Some((g, pid)) = rule.prefilter {
-            let i = self.scan.lookup(rs, g, &v.data);
+            let i = self.scan.lookup_at(rs, g, &v.data, v.origin);
             let hit = self.scan.hit(i, pid);
             if hit && rule.capture {
                 match &rule.op {
@@ -647,28 +654,31 @@ impl Transaction {
             out.push(Value {
                 name: Name::Text(format!("&{}", t.var.name())),
                 data: n.to_string().into_bytes(),
+                origin: 0,
             });
         }
     }
 
     fn collect_values(&self, t: &Target, out: &mut Vec<Value>) {
         let var = t.var;
-        let pairs = |list: &[Pair], out: &mut Vec<Value>| {
-            for (k, v) in list {
+        let pairs = |list: &[Pair], src: u32, out: &mut Vec<Value>| {
+            for (i, (k, v)) in list.iter().enumerate() {
                 if key_selected(&t.key, k) {
                     out.push(Value {
                         name: Name::Keyed(var, k.clone()),
                         data: v.clone(),
+                        origin: origin(src, i),
                     });
                 }
             }
         };
-        let names = |list: &[Pair], out: &mut Vec<Value>| {
-            for (k, _) in list {
+        let names = |list: &[Pair], src: u32, out: &mut Vec<Value>| {
+            for (i, (k, _)) in list.iter().enumerate() {
                 if key_selected(&t.key, k) {
                     out.push(Value {
                         name: Name::Keyed(var, k.clone()),
                         data: k.clone(),
+                        origin: origin(src + 1, i),
                     });
                 }
             }
@@ -677,28 +687,31 @@ impl Transaction {
             out.push(Value {
                 name: Name::Var(var),
                 data: v.to_vec(),
+                // Scalars cached by content: several are recomputed between phases.
+                origin: 0,
             })
         };
         let flag = |b: bool, out: &mut Vec<Value>| {
             out.push(Value {
                 name: Name::Var(var),
                 data: if b { b"1".to_vec() } else { b"0".to_vec() },
+                origin: 0,
             })
         };
         let mp = self.multipart.as_ref();
         match var {
             Var::Args => {
-                pairs(&self.args_get, out);
-                pairs(&self.args_post, out);
+                pairs(&self.args_get, 2, out);
+                pairs(&self.args_post, 4, out);
             }
-            Var::ArgsGet => pairs(&self.args_get, out),
-            Var::ArgsPost => pairs(&self.args_post, out),
+            Var::ArgsGet => pairs(&self.args_get, 2, out),
+            Var::ArgsPost => pairs(&self.args_post, 4, out),
             Var::ArgsNames => {
-                names(&self.args_get, out);
-                names(&self.args_post, out);
+                names(&self.args_get, 2, out);
+                names(&self.args_post, 4, out);
             }
-            Var::ArgsGetNames => names(&self.args_get, out),
-            Var::ArgsPostNames => names(&self.args_post, out),
+            Var::ArgsGetNames => names(&self.args_get, 2, out),
+            Var::ArgsPostNames => names(&self.args_post, 4, out),
             Var::ArgsCombinedSize => {
                 let n: usize = self
                     .args_get
@@ -708,10 +721,10 @@ impl Transaction {
                     .sum();
                 scalar(n.to_string().as_bytes(), out)
             }
-            Var::RequestHeaders => pairs(&self.headers, out),
-            Var::RequestHeadersNames => names(&self.headers, out),
-            Var::RequestCookies => pairs(&self.cookies, out),
-            Var::RequestCookiesNames => names(&self.cookies, out),
+            Var::RequestHeaders => pairs(&self.headers, 6, out),
+            Var::RequestHeadersNames => names(&self.headers, 6, out),
+            Var::RequestCookies => pairs(&self.cookies, 8, out),
+            Var::RequestCookiesNames => names(&self.cookies, 8, out),
             Var::RequestFilename => scalar(&self.filename, out),
             Var::RequestBasename => scalar(&self.basename, out),
             Var::RequestUri => scalar(&self.uri_decoded, out),
@@ -739,6 +752,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(Var::Files, field.clone()),
                             data: filename.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -749,6 +763,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(Var::FilesNames, field.clone()),
                             data: field.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -759,6 +774,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(Var::FilesSizes, field.clone()),
                             data: size.to_string().into_bytes(),
+                            origin: 0,
                         });
                     }
                 }
@@ -794,7 +810,7 @@ impl Transaction {
                 flag(mp.is_some_and(|f| f.invalid_header_folding), out)
             }
             Var::MultipartFileLimitExceeded => flag(mp.is_some_and(|f| f.file_limit_exceeded), out),
-            Var::MultipartPartHeaders => pairs(&self.part_headers, out),
+            Var::MultipartPartHeaders => pairs(&self.part_headers, 10, out),
             Var::MultipartFilename | Var::MultipartName => {}
             Var::Xml => {
                 let attrs = matches!(&t.key, KeySel::Name(k) if k.contains('@'));
@@ -807,15 +823,28 @@ impl Transaction {
                     out.push(Value {
                         name: Name::Var(Var::Xml),
                         data: v.clone(),
+                        origin: 0,
                     });
                 }
             }
             Var::Tx => {
+                // Keys are stored lower-cased: a named key is one map lookup.
+                if let KeySel::Name(n) = &t.key {
+                    if let Some((orig, v)) = self.tx.get(n.as_str()) {
+                        out.push(Value {
+                            name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
+                            data: v.clone(),
+                            origin: 0,
+                        });
+                    }
+                    return;
+                }
                 for (k, (orig, v)) in &self.tx {
                     if key_selected(&t.key, k.as_bytes()) {
                         out.push(Value {
                             name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
                             data: v.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -830,6 +859,7 @@ impl Transaction {
                         out.push(Value {
                             name: Name::Keyed(var, orig.as_bytes().to_vec()),
                             data: v.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -858,8 +888,8 @@ impl Transaction {
                     scalar(s.to_string().as_bytes(), out)
                 }
             }
-            Var::ResponseHeaders => pairs(&self.response_headers, out),
-            Var::ResponseHeadersNames => names(&self.response_headers, out),
+            Var::ResponseHeaders => pairs(&self.response_headers, 12, out),
+            Var::ResponseHeadersNames => names(&self.response_headers, 12, out),
             Var::ResponseBody => {
                 if self.expose_response_body {
                     scalar(&self.response_body, out)
@@ -892,6 +922,7 @@ impl Transaction {
                         out.push(Value {
                             name: v.name.clone(),
                             data: v.data.clone(),
+                            origin: 0,
                         });
                     }
                 }
@@ -903,6 +934,7 @@ impl Transaction {
                         out.push(Value {
                             name: v.name.clone(),
                             data: n.into_bytes(),
+                            origin: 0,
                         });
                     }
                 }
@@ -949,6 +981,14 @@ impl Transaction {
     /// The interruption, if any.
     pub fn disruption(&self) -> Option<&Disruption> {
         self.disruption.as_ref()
+    }
+}
+
+/// `Value::origin` for element `i` of stable source `src` (0 when it does not fit).
+fn origin(src: u32, i: usize) -> u32 {
+    match u32::try_from(i) {
+        Ok(i) if i < (1 << 24) - 1 => (src << 24) | (i + 1),
+        _ => 0,
     }
 }
 

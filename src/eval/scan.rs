@@ -127,10 +127,25 @@ impl ScanCache {
 
     /// The entry of `value` transformed and scanned for group `g` (computed on first use).
     pub(crate) fn lookup(&mut self, rs: &RuleSet, g: u16, value: &[u8]) -> usize {
-        let h = hash_bytes(value);
+        self.lookup_at(rs, g, value, 0)
+    }
+
+    /// [`ScanCache::lookup`] for a value whose place cannot change during the transaction
+    /// (`Value::origin`, non-zero): keyed on the place, so the content is neither hashed nor
+    /// compared. `origin == 0` keys on the content.
+    pub(crate) fn lookup_at(&mut self, rs: &RuleSet, g: u16, value: &[u8], origin: u32) -> usize {
+        let h = if origin != 0 {
+            u64::from(origin) | (1 << 63)
+        } else {
+            hash_bytes(value) & !(1 << 63)
+        };
         if let Some(&i) = self.index.get(&(g, h)) {
             let i = i as usize;
-            if self.entries.get(i).is_some_and(|e| e.orig == value) {
+            if self
+                .entries
+                .get(i)
+                .is_some_and(|e| origin != 0 || e.orig == value)
+            {
                 return i;
             }
         }
@@ -225,7 +240,10 @@ struct PreHashed(u64);
 
 impl std::hash::Hasher for PreHashed {
     fn finish(&self) -> u64 {
-        self.0
+        // Origin keys are small structured integers: spread them over all bits (hashbrown
+        // takes the bucket from the low bits and a tag from the top 7).
+        let m = u128::from(self.0) * 0x9E37_79B9_7F4A_7C15_u128;
+        (m as u64) ^ ((m >> 64) as u64)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -236,7 +254,7 @@ impl std::hash::Hasher for PreHashed {
         self.0 = self.0.rotate_left(16) ^ u64::from(n);
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
+        self.0 = self.0.rotate_left(40) ^ n;
     }
 }
 

@@ -19,7 +19,7 @@ use super::{Confirm, HsEntry, LiteralKind, PatternId, PatternSet, Spec};
 
 const MAGIC: &[u8; 8] = b"SPWAFHS1";
 /// Bump when the file layout or the placement rules (flags, confirm policy) change.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// What compiling produced, or what a cache file restores.
 pub(super) struct Plan {

@@ -441,8 +441,11 @@ fn classify(p: &str) -> Placement {
     Some((vec![(p.to_owned(), flags)], Confirm::Always))
 }
 
-/// How deep `exact_pieces` may halve: 2^8 pieces is far beyond any CRS pattern's needs.
-const MAX_SPLIT_DEPTH: u32 = 8;
+/// How deep `exact_pieces` may halve: at most 4 pieces. Measured (perf/runs/*-matcher): CRS
+/// 3.3.4's too-large command lists split into 2 pieces each and scan 5x faster than as
+/// prefilters, while v4's evasion-interleaved lists need ~12 NFA-heavy pieces each and then
+/// scan about 2x slower than prefilter + PCRE2; deeper splits are not worth it.
+const MAX_SPLIT_DEPTH: u32 = 2;
 
 /// Pieces longer than this are halved before Hyperscan is even asked: in libhs 5.4 the CRS
 /// v4 command-list patterns fail as "too large" from about 4.5 KB and pass below about 3.5 KB,

@@ -91,10 +91,11 @@ fn tokenize(s: &str) -> Result<Vec<String>, String> {
             let mut closed = false;
             while let Some(c) = chars.next() {
                 if c == '\\' {
-                    // Apache's config reader: `\\` and `\"` lose their backslash, any other
-                    // backslash is kept (CRS regexes are written for exactly this).
+                    // As libmodsecurity3 reads it: only `\"` loses its backslash. (Apache's
+                    // reader would also turn `\\` into `\`, which makes CRS's `[\\/]` miss
+                    // `..\` traversals; libmodsecurity3 keeps both backslashes.)
                     match chars.peek() {
-                        Some(&n) if n == quote || n == '\\' => {
+                        Some(&n) if n == quote => {
                             tok.push(n);
                             chars.next();
                         }
@@ -116,9 +117,6 @@ fn tokenize(s: &str) -> Result<Vec<String>, String> {
                     break;
                 }
                 chars.next();
-                if c == '\\' && chars.peek() == Some(&'\\') {
-                    chars.next();
-                }
                 tok.push(c);
             }
         }
@@ -140,7 +138,7 @@ mod tests {
         assert_eq!(d[0].line, 2);
         assert_eq!(
             d[0].tokens,
-            vec!["SecRule", "ARGS", "@rx a\"b\\\\c", "id:1,    msg:'x y'"]
+            vec!["SecRule", "ARGS", "@rx a\"b\\\\\\\\c", "id:1,    msg:'x y'"]
         );
         assert_eq!(d[1].line, 6);
         assert_eq!(d[1].tokens, vec!["SecRuleEngine", "On"]);

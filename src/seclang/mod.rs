@@ -413,6 +413,54 @@ mod tests {
         assert_eq!(e.to_string(), "/tmp/t.conf:3: unknown directive SecBogus");
     }
 
+    /// The parser must never panic, whatever the text (a cheap stand-in for the fuzz target).
+    #[test]
+    fn random_text_never_panics() {
+        let pieces: &[&str] = &[
+            "SecRule ",
+            "SecAction ",
+            "SecMarker ",
+            "SecRuleUpdateTargetById ",
+            "SecRuleRemoveById ",
+            "ARGS",
+            "|",
+            "!",
+            "&",
+            ":",
+            "/",
+            "'",
+            "\"",
+            "\\",
+            "\n",
+            " ",
+            "@rx ",
+            "id:1,",
+            "t:none,",
+            "msg:'",
+            "setvar:tx.a=+1",
+            "ctl:ruleRemoveById=1-2",
+            "chain",
+            "é",
+            "\u{0}",
+            "%{tx.a}",
+            "-",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..(x % 24) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            let _ = parse_str(&text, Path::new("/nonexistent/fuzz.conf"));
+            let _ = ast::parse_vars(&text);
+            let _ = ast::parse_actions(&text);
+            let _ = ast::parse_operator(&text);
+        }
+    }
+
     #[test]
     fn id_ranges() {
         assert_eq!(parse_id_range("1-999999"), Ok((1, 999999)));

@@ -8,6 +8,7 @@
 //! in `tests/crs-overrides.yaml`, which also lists every skipped case with its reason.
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -507,10 +508,14 @@ fn run_suite(version: &str) {
     }
     let mut worst: Vec<_> = fail_by_rule.into_iter().collect();
     worst.sort_by_key(|w| std::cmp::Reverse(w.1));
-    println!(
+    let summary = format!(
         "CRS {version}: {pass} passed, {fail} failed ({skipped} skipped by overrides, {} unrunnable)",
         unrunnable.len()
     );
+    println!("{summary}");
+    // The per-suite counts are the conformance measure: write them past the test harness's
+    // output capture so every `cargo test` run shows them.
+    let _ = writeln!(std::io::stderr(), "{summary}");
     println!(
         "CRS {version}: most failing ids {:?}",
         &worst[..worst.len().min(15)]
