@@ -41,7 +41,7 @@ impl Engine {
             message: e.to_string(),
         })?;
         let opts = compile::CompileOptions {
-            cache_dir: Some(default_cache_dir()),
+            cache_dir: default_cache_dir(),
         };
         let rules = compile::compile_with(cfg, &opts).map_err(|e| LoadError {
             message: e.to_string(),
@@ -126,14 +126,24 @@ pub fn inbound_score(tx: &Transaction) -> i64 {
         .unwrap_or(0)
 }
 
-/// Where compiled Hyperscan databases are cached between runs (`SPOA_WAF_CACHE_DIR`, else a
-/// directory under the system temporary directory). The cache is keyed by the exact pattern
-/// list and libhs version, so a stale entry is never used.
-pub fn default_cache_dir() -> std::path::PathBuf {
-    match std::env::var_os("SPOA_WAF_CACHE_DIR") {
-        Some(d) => d.into(),
-        None => std::env::temp_dir().join("spoa-waf-hs-cache"),
+/// Where compiled Hyperscan databases are cached between runs: `SPOA_WAF_CACHE_DIR` (empty:
+/// no cache), else `/var/cache/spoa-waf` when it can be created and written, else none (never a
+/// world-writable directory such as /tmp: a planted database would be loaded as trusted). The
+/// cache is keyed by the exact pattern list and libhs version, so a stale entry is never used.
+pub fn default_cache_dir() -> Option<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("SPOA_WAF_CACHE_DIR") {
+        return (!d.is_empty()).then(|| d.into());
     }
+    let d = std::path::PathBuf::from("/var/cache/spoa-waf");
+    let writable = std::fs::create_dir_all(&d).is_ok() && tempfile_probe(&d).is_ok();
+    writable.then_some(d)
+}
+
+/// Creates and removes a file in `dir`, to learn whether the cache can be written there.
+fn tempfile_probe(dir: &Path) -> std::io::Result<()> {
+    let p = dir.join(format!(".probe-{}", std::process::id()));
+    std::fs::write(&p, b"")?;
+    std::fs::remove_file(&p)
 }
 
 /// Per-shard engine state: Hyperscan scratch for every pattern group and the buffers of the
