@@ -140,6 +140,13 @@ impl Transaction {
                     }
                 }
             }
+            // XML values are not keyed: both lists are a superset of what either selector
+            // (`XML:/*` text, `XML://@*` attributes) yields.
+            Var::Xml => {
+                for v in self.xml_text.iter().chain(&self.xml_attrs) {
+                    f(v);
+                }
+            }
             Var::ResponseHeaders => pairs(&self.response_headers, f),
             Var::ResponseHeadersNames => names(&self.response_headers, f),
             Var::ResponseProtocol => f(&self.response_protocol),
@@ -239,6 +246,22 @@ mod tests {
             checked > 30,
             "the fixture exercises the variables ({checked})"
         );
+        // XML: a superset of what each selector collects.
+        tx.xml_text = vec![b"text".to_vec()];
+        tx.xml_attrs = vec![b"attr".to_vec()];
+        for key in [KeySel::Name("/*".into()), KeySel::Name("//@*".into())] {
+            let t = Target {
+                var: Var::Xml,
+                key,
+                count: false,
+            };
+            let mut full = Vec::new();
+            tx.collect(&t, &mut full);
+            let mut fast: Vec<Vec<u8>> = Vec::new();
+            assert!(tx.borrowed_values(&t, &mut |v| fast.push(v.to_vec())));
+            assert!(!full.is_empty());
+            assert!(full.iter().all(|v| fast.contains(&v.data)), "{t:?}");
+        }
         // Variables it does not enumerate are refused, not guessed.
         let t = Target {
             var: Var::Tx,
