@@ -677,19 +677,44 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
     })
 }
 
-/// Registers every groupable pattern operator in the builder of its transformation chain.
-/// `multiMatch` rules stay out: they need the operator after every step of the chain.
+/// The targets a rule scans, as a comparable key: rules with the same chain *and* the same
+/// targets share a group, so a value is only scanned against patterns of rules that select it
+/// (the RCE patterns of ARGS rules cost ~10 µs per scan; headers must not pay for them).
+fn target_key(r: &Rule) -> Vec<String> {
+    let mut k: Vec<String> = r
+        .targets
+        .iter()
+        .map(|t| {
+            let key = match &t.key {
+                KeySel::All => String::new(),
+                KeySel::Name(n) => format!("={n}"),
+                KeySel::Regex(_, text) => format!("~{text}"),
+            };
+            format!("{}{}{key}", if t.count { "&" } else { "" }, t.var.name())
+        })
+        .collect();
+    k.sort_unstable();
+    k.dedup();
+    k
+}
+
+/// Registers every groupable pattern operator in the builder of its (transformation chain,
+/// target set). `multiMatch` rules stay out: they need the operator after every step.
 fn build_groups(rules: &mut [Rule], opts: &CompileOptions) -> Result<Vec<Group>, CompileError> {
-    let mut chains: Vec<Vec<Transformation>> = Vec::new();
+    let mut chains: Vec<(Vec<Transformation>, Vec<String>)> = Vec::new();
     let mut builders: Vec<PatternSetBuilder> = Vec::new();
     for r in rules.iter_mut() {
         if r.multi_match {
             continue;
         }
-        let gi = match chains.iter().position(|c| *c == r.transforms) {
+        let tk = target_key(r);
+        let gi = match chains
+            .iter()
+            .position(|(c, k)| *c == r.transforms && *k == tk)
+        {
             Some(i) => i,
             None => {
-                chains.push(r.transforms.clone());
+                chains.push((r.transforms.clone(), tk));
                 builders.push(PatternSetBuilder::new());
                 chains.len() - 1
             }
@@ -725,7 +750,7 @@ fn build_groups(rules: &mut [Rule], opts: &CompileOptions) -> Result<Vec<Group>,
         r.prefilter = pid.map(|p| (gi as u16, p));
     }
     let mut groups = Vec::new();
-    for (transforms, b) in chains.into_iter().zip(builders) {
+    for ((transforms, _), b) in chains.into_iter().zip(builders) {
         let set = b
             .build_cached(opts.cache_dir.as_deref())
             .map_err(|e| CompileError {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compile::{self, RuleSet};
-use crate::eval::Transaction;
+use crate::eval::{ScanCache, Transaction};
 use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 
 /// A loaded, compiled rule set. Immutable; shared by every shard.
@@ -41,7 +41,7 @@ impl Engine {
             message: e.to_string(),
         })?;
         let opts = compile::CompileOptions {
-            cache_dir: Some(default_cache_dir()),
+            cache_dir: default_cache_dir(),
         };
         let rules = compile::compile_with(cfg, &opts).map_err(|e| LoadError {
             message: e.to_string(),
@@ -71,7 +71,7 @@ impl Engine {
     pub fn run_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Transaction {
         let rs = &*self.rules;
         let mut tx = Transaction::new();
-        tx.sets = self.take_sets(scratch);
+        tx.scan = self.take_scan(scratch);
         tx.load_request(rs, req);
         tx.run_phase(rs, 1);
         if tx.disruption().is_none() {
@@ -97,20 +97,25 @@ impl Engine {
         let rs = &*self.rules;
         tx.run_phase(rs, 5);
         let score = inbound_score(tx);
-        scratch.sets = std::mem::take(&mut tx.sets);
+        scratch.scan = std::mem::take(&mut tx.scan);
         tx.verdict(score)
     }
 
-    fn take_sets(&self, scratch: &mut EngineScratch) -> Vec<crate::matcher::SetScratch> {
-        if scratch.sets.len() != self.rules.groups.len() {
-            scratch.sets = self
-                .rules
-                .groups
-                .iter()
-                .map(|g| g.set.new_scratch())
-                .collect();
+    /// Lends the shard's scan cache (Hyperscan scratch and buffers) to a transaction.
+    fn take_scan(&self, scratch: &mut EngineScratch) -> ScanCache {
+        if scratch.scan.sets.len() != self.rules.groups.len() {
+            scratch.scan.sets = self.new_sets();
         }
-        std::mem::take(&mut scratch.sets)
+        scratch.scan.clear();
+        std::mem::take(&mut scratch.scan)
+    }
+
+    fn new_sets(&self) -> Vec<crate::matcher::SetScratch> {
+        self.rules
+            .groups
+            .iter()
+            .map(|g| g.set.new_scratch())
+            .collect()
     }
 }
 
@@ -121,34 +126,40 @@ pub fn inbound_score(tx: &Transaction) -> i64 {
         .unwrap_or(0)
 }
 
-/// Where compiled Hyperscan databases are cached between runs (`SPOA_WAF_CACHE_DIR`, else a
-/// directory under the system temporary directory). The cache is keyed by the exact pattern
-/// list and libhs version, so a stale entry is never used.
-pub fn default_cache_dir() -> std::path::PathBuf {
-    match std::env::var_os("SPOA_WAF_CACHE_DIR") {
-        Some(d) => d.into(),
-        None => std::env::temp_dir().join("spoa-waf-hs-cache"),
+/// Where compiled Hyperscan databases are cached between runs: `SPOA_WAF_CACHE_DIR` (empty:
+/// no cache), else `/var/cache/spoa-waf` when it can be created and written, else none (never a
+/// world-writable directory such as /tmp: a planted database would be loaded as trusted). The
+/// cache is keyed by the exact pattern list and libhs version, so a stale entry is never used.
+pub fn default_cache_dir() -> Option<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("SPOA_WAF_CACHE_DIR") {
+        return (!d.is_empty()).then(|| d.into());
     }
+    let d = std::path::PathBuf::from("/var/cache/spoa-waf");
+    let writable = std::fs::create_dir_all(&d).is_ok() && tempfile_probe(&d).is_ok();
+    writable.then_some(d)
 }
 
-/// Per-shard engine state: Hyperscan scratch for every pattern group.
+/// Creates and removes a file in `dir`, to learn whether the cache can be written there.
+fn tempfile_probe(dir: &Path) -> std::io::Result<()> {
+    let p = dir.join(format!(".probe-{}", std::process::id()));
+    std::fs::write(&p, b"")?;
+    std::fs::remove_file(&p)
+}
+
+/// Per-shard engine state: Hyperscan scratch for every pattern group and the buffers of the
+/// per-transaction scan cache, reused from one transaction to the next.
 #[derive(Debug, Default)]
 pub struct EngineScratch {
-    sets: Vec<crate::matcher::SetScratch>,
+    scan: ScanCache,
 }
 
 impl Inspector for Engine {
     type Scratch = EngineScratch;
 
     fn new_scratch(&self) -> EngineScratch {
-        EngineScratch {
-            sets: self
-                .rules
-                .groups
-                .iter()
-                .map(|g| g.set.new_scratch())
-                .collect(),
-        }
+        let mut scan = ScanCache::default();
+        scan.sets = self.new_sets();
+        EngineScratch { scan }
     }
 
     fn inspect_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Verdict {
@@ -158,7 +169,7 @@ impl Inspector for Engine {
 
     fn inspect_response(&self, scratch: &mut EngineScratch, res: &HttpResponse<'_>) -> Verdict {
         let mut tx = Transaction::new();
-        tx.sets = self.take_sets(scratch);
+        tx.scan = self.take_scan(scratch);
         let rs = &*self.rules;
         // The response arrives without its request's transaction, but CRS's response rules
         // rely on the TX settings phase 1 initialises (paranoia levels, thresholds). Replay
@@ -186,7 +197,7 @@ impl Inspector for Engine {
             .tx_int("blocking_outbound_anomaly_score")
             .or_else(|| tx.tx_int("outbound_anomaly_score"))
             .unwrap_or(0);
-        scratch.sets = std::mem::take(&mut tx.sets);
+        scratch.scan = std::mem::take(&mut tx.scan);
         tx.verdict(score)
     }
 }

@@ -8,11 +8,13 @@
 //! It refuses to parse or compile anything: it reads only the `RuleSet`.
 //! Semantics: crs-scope.md §11 (per-match actions, chains, phases, logging).
 
+mod fast;
 pub mod leaf;
 mod log;
 mod request;
+mod scan;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::compile::{
     AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode, KeySel, Macro, MacroPart, Op, Rule,
@@ -20,15 +22,7 @@ use crate::compile::{
 };
 use crate::inspect::{Disruption, DisruptiveAction, Verdict};
 use leaf::body::multipart::Flags;
-use leaf::matcher::SetScratch;
-
-/// One value after one group's transformation chain, and its exact pattern matches.
-#[derive(Debug)]
-struct ScanEntry {
-    orig: Vec<u8>,
-    transformed: Vec<u8>,
-    hits: Vec<leaf::matcher::PatternId>,
-}
+pub(crate) use scan::ScanCache;
 
 pub use request::RequestParts;
 
@@ -142,14 +136,11 @@ pub struct Transaction {
     // --- scratch ---
     buf_a: Vec<u8>,
     buf_b: Vec<u8>,
-    /// Per-shard Hyperscan scratch, one per pattern group (lent by the engine).
-    pub(crate) sets: Vec<SetScratch>,
-    /// (group, value hash) → index into `scans`: each value is transformed and scanned once
-    /// per group per transaction.
-    scan_index: HashMap<(u16, u64), usize, BuildPreHashed>,
+    /// Per-transaction transform+scan results and the shard's Hyperscan scratch (lent by the
+    /// engine): each value is transformed and scanned once per group per transaction.
+    pub(crate) scan: scan::ScanCache,
     /// While set, rules run for their side effects only (no log line, no disruption).
     pub(crate) quiet: bool,
-    scans: Vec<ScanEntry>,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -361,6 +352,9 @@ impl Transaction {
             // SecAction: matches once, unconditionally.
             matched = true;
             self.run_setvars(rule);
+        } else if self.cannot_match(rs, rule) {
+            // No value's cached scan matches: skip without copying or naming any value.
+            return RuleMatch { matched: false };
         } else {
             let mut values = Vec::new();
             let starter = &rs.rules[starter_idx];
@@ -416,75 +410,30 @@ impl Transaction {
         })
     }
 
-    /// Transforms `value` with group `g`'s chain and scans it (cached per transaction).
-    fn scan_cached(&mut self, rs: &RuleSet, g: u16, value: &[u8], origin: u32) -> usize {
-        // Stable sources key on where the value lives; the rest on its content (verified).
-        let h = if origin != 0 {
-            u64::from(origin) | (1 << 63)
-        } else {
-            hash_bytes(value) & !(1 << 63)
-        };
-        if let Some(&i) = self.scan_index.get(&(g, h)) {
-            if origin != 0 || self.scans[i].orig == value {
-                return i;
-            }
-        }
-        let group = &rs.groups[usize::from(g)];
-        let mut a = value.to_vec();
-        let mut b = Vec::new();
-        for t in &group.transforms {
-            t.apply(&a, &mut b);
-            std::mem::swap(&mut a, &mut b);
-        }
-        let mut hits = Vec::new();
-        if let Some(sc) = self.sets.get_mut(usize::from(g)) {
-            group.set.scan(sc, &a, &mut hits);
-        } else {
-            let mut sc = group.set.new_scratch();
-            group.set.scan(&mut sc, &a, &mut hits);
-        }
-        self.scans.push(ScanEntry {
-            orig: if origin != 0 {
-                Vec::new()
-            } else {
-                value.to_vec()
-            },
-            transformed: a,
-            hits,
-        });
-        let i = self.scans.len() - 1;
-        self.scan_index.insert((g, h), i);
-        i
-    }
-
     /// Runs the transformations and the operator on one value and pushes every matching
     /// transformed value to `hits` (one per matching stage with multiMatch). MATCHED_VAR is the
     /// transformed value, as in libmodsecurity3.
     fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value, hits: &mut Vec<Vec<u8>>) {
         if let Some((g, pid)) = rule.prefilter {
-            let i = self.scan_cached(rs, g, &v.data, v.origin);
-            let hit = self.scans[i].hits.binary_search(&pid).is_ok();
+            let i = self.scan.lookup_at(rs, g, &v.data, v.origin);
+            let hit = self.scan.hit(i, pid);
             if hit && rule.capture {
-                let input = self.scans[i].transformed.clone();
                 match &rule.op {
                     Op::Rx(_) => {
                         let mut caps = [None; 10];
-                        let set = &rs.groups[usize::from(g)].set;
-                        let ok = match self.sets.get_mut(usize::from(g)) {
-                            Some(sc) => set.captures(sc, pid, &input, &mut caps),
-                            None => set.captures(&mut set.new_scratch(), pid, &input, &mut caps),
-                        };
-                        if ok {
+                        if self.scan.captures(rs, g, pid, i, &mut caps) {
+                            let input = self.scan.transformed(i).to_vec();
                             self.set_captures(&input, &caps);
                         }
                     }
                     _ => {
+                        let input = self.scan.transformed(i).to_vec();
                         self.op_matches(rule, &input);
                     }
                 }
             }
             if hit != rule.negated {
-                hits.push(self.scans[i].transformed.clone());
+                hits.push(self.scan.transformed(i).to_vec());
             }
             return;
         }
@@ -1041,52 +990,6 @@ fn origin(src: u32, i: usize) -> u32 {
         Ok(i) if i < (1 << 24) - 1 => (src << 24) | (i + 1),
         _ => 0,
     }
-}
-
-/// The scan-cache key is already a hash: fold it instead of hashing it again.
-#[derive(Debug, Default, Clone, Copy)]
-struct BuildPreHashed;
-
-impl std::hash::BuildHasher for BuildPreHashed {
-    type Hasher = PreHashed;
-    fn build_hasher(&self) -> PreHashed {
-        PreHashed(0)
-    }
-}
-
-/// Hasher for keys that are (small int, hash) pairs.
-#[derive(Debug, Default, Clone, Copy)]
-struct PreHashed(u64);
-
-impl std::hash::Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        // Origin keys are small structured integers: spread them over all bits (hashbrown
-        // takes the bucket from the low bits and a tag from the top 7).
-        let m = u128::from(self.0) * 0x9E37_79B9_7F4A_7C15_u128;
-        (m as u64) ^ ((m >> 64) as u64)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u16(&mut self, n: u16) {
-        self.0 = self.0.rotate_left(16) ^ u64::from(n);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = self.0.rotate_left(40) ^ n;
-    }
-}
-
-/// FNV-1a over the value: cheap and good enough to key the per-transaction scan cache
-/// (entries are verified byte for byte).
-fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ b.len() as u64;
-    for &c in b {
-        h ^= u64::from(c);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];

@@ -15,6 +15,8 @@ pub struct RequestParts;
 impl Transaction {
     /// Loads the request line, headers, cookies and query arguments (what phase 1 sees).
     pub fn load_request(&mut self, rs: &RuleSet, req: &HttpRequest<'_>) {
+        // The values change: cached per-group scan unions are stale (`eval::fast`).
+        self.scan.invalidate();
         self.method = req.method.to_vec();
         self.uri_raw = req.path.to_vec();
         if let Some(q) = req.query {
@@ -94,6 +96,8 @@ impl Transaction {
 
     /// Runs the body processor between phases 1 and 2.
     pub fn process_request_body(&mut self, rs: &RuleSet) {
+        // The values change: cached per-group scan unions are stale (`eval::fast`).
+        self.scan.invalidate();
         let access = self.body_access.unwrap_or(rs.settings.request_body_access);
         if !access {
             self.body.clear();
@@ -190,6 +194,8 @@ impl Transaction {
 
     /// Loads the response (what phases 3 and 4 see).
     pub fn load_response(&mut self, rs: &RuleSet, res: &HttpResponse<'_>) {
+        // The values change: cached per-group scan unions are stale (`eval::fast`).
+        self.scan.invalidate();
         self.response_status = Some(res.status);
         self.response_protocol = b"HTTP/".to_vec();
         self.response_protocol.extend_from_slice(res.version);

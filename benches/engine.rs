@@ -1,0 +1,96 @@
+//! End-to-end engine benchmark: loads a SecLang configuration (start-up time, cold or warm
+//! Hyperscan cache depending on the cache directory), then runs request corpora through
+//! `Engine::inspect_request` on this thread and reports requests/s (wall clock) and CPU ns per
+//! request from `/proc/thread-self/schedstat`, which stays honest on a loaded machine.
+//! It also prints a digest of the verdicts (blocked count, logged ids), so two builds can be
+//! checked for identical decisions. Records figures; asserts none.
+//!
+//! `cargo bench --bench engine -- RULES.conf CORPUS.jsonl... [--repeat N]`
+
+use std::time::Instant;
+
+use spoa_waf::corpus::CorpusRequest;
+use spoa_waf::engine::Engine;
+use spoa_waf::inspect::Inspector;
+
+/// CPU time this thread has run, in ns (0 where schedstat is unavailable).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let mut repeat = 5usize;
+    if let Some(p) = args.iter().position(|a| a == "--repeat") {
+        repeat = args
+            .get(p + 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(repeat);
+        args.drain(p..(p + 2).min(args.len()));
+    }
+    let Some((rules, corpora)) = args.split_first() else {
+        eprintln!("usage: engine RULES.conf CORPUS.jsonl... [--repeat N]");
+        return;
+    };
+    let (w0, c0) = (Instant::now(), thread_cpu_ns());
+    let engine = match Engine::from_file(std::path::Path::new(rules)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("engine: {e}");
+            return;
+        }
+    };
+    println!(
+        "load {rules}: {:.1} ms wall, {:.1} ms cpu",
+        w0.elapsed().as_secs_f64() * 1e3,
+        (thread_cpu_ns() - c0) as f64 / 1e6
+    );
+    let mut scratch = engine.new_scratch();
+    for path in corpora {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let corpus = match CorpusRequest::parse_all(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{path}: {e}");
+                continue;
+            }
+        };
+        let reqs: Vec<_> = corpus.iter().map(CorpusRequest::as_request).collect();
+        // Warm-up pass, which also yields the verdict digest.
+        let mut blocked = 0usize;
+        let mut ids = 0usize;
+        let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+        for r in &reqs {
+            let v = engine.inspect_request(&mut scratch, r);
+            blocked += usize::from(v.disruption.is_some());
+            ids += v.logged_rule_ids.len();
+            for id in v.logged_rule_ids.iter().chain(std::iter::once(&0)) {
+                digest = (digest ^ u64::from(*id)).wrapping_mul(0x0100_0000_01b3);
+            }
+            digest = (digest ^ v.anomaly_score as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        let (w, c) = (Instant::now(), thread_cpu_ns());
+        for _ in 0..repeat {
+            for r in &reqs {
+                std::hint::black_box(engine.inspect_request(&mut scratch, r));
+            }
+        }
+        let n = (reqs.len() * repeat) as f64;
+        let wall = w.elapsed().as_secs_f64();
+        let cpu = (thread_cpu_ns() - c) as f64;
+        println!(
+            "{path}: {} req x {repeat}: {:.0} req/s wall, {:.1} us cpu/req ({:.0} req/s cpu), \
+             blocked {blocked}, logged ids {ids}, digest {digest:016x}",
+            reqs.len(),
+            n / wall,
+            cpu / n / 1e3,
+            n / (cpu / 1e9),
+        );
+    }
+}

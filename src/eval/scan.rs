@@ -1,0 +1,310 @@
+//! The per-transaction scan cache: each (value, pattern group) pair is transformed by the
+//! group's chain and scanned against the group's `PatternSet` once per transaction; every rule
+//! of the group then reads its pattern's bit from the cached result.
+//!
+//! Owns the per-shard Hyperscan scratch and the cache's buffers, which survive transactions
+//! (the engine lends them to each transaction and takes them back), so a warm shard transforms
+//! and scans without allocating. Refuses any knowledge of rules: it answers "which patterns of
+//! group `g` match this value" and nothing else. Semantics are the matcher's (exact matches).
+
+use std::collections::HashMap;
+
+use crate::compile::RuleSet;
+use crate::matcher::{PatternId, SetScratch};
+
+/// One value after one group's chain, and its exact pattern matches (sorted).
+#[derive(Debug, Default)]
+struct Entry {
+    orig: Vec<u8>,
+    transformed: Vec<u8>,
+    hits: Vec<PatternId>,
+}
+
+/// Scan results of the current transaction, plus the shard's reusable scratch.
+#[derive(Debug, Default)]
+pub(crate) struct ScanCache {
+    /// Per-shard Hyperscan scratch, one per pattern group.
+    pub(crate) sets: Vec<SetScratch>,
+    /// (group, value hash) → index into `entries`.
+    index: HashMap<(u16, u64), u32, BuildPreHashed>,
+    /// Entries `..live` belong to this transaction; the rest keep their buffers for reuse.
+    entries: Vec<Entry>,
+    live: usize,
+    tmp: Vec<u8>,
+    /// Per group: the union of the patterns matched by any value of the group's targets (all
+    /// rules of a group share their targets), valid while `unions_gen == generation`.
+    unions: Vec<Union>,
+    /// Bumped whenever the enumerable request/response values change (body processed, response
+    /// loaded), which makes every union stale.
+    generation: u32,
+}
+
+/// The pattern union of one group.
+#[derive(Debug, Default)]
+struct Union {
+    /// `generation + 1` when computed (0: never).
+    valid_for: u32,
+    /// False when a target of the group is not enumerable by the fast path.
+    enumerable: bool,
+    /// One bit per PatternId.
+    bits: Vec<u64>,
+}
+
+/// What the cache knows about a group's pattern union.
+pub(crate) enum UnionState {
+    /// Not computed for the current values.
+    Stale,
+    /// A target of the group cannot be enumerated: no union.
+    NotEnumerable,
+    /// Whether the pattern is in the union.
+    Known(bool),
+}
+
+impl ScanCache {
+    /// Forgets this transaction's results, keeping every buffer.
+    pub(crate) fn clear(&mut self) {
+        self.index.clear();
+        self.live = 0;
+        self.invalidate();
+    }
+
+    /// The enumerable values changed: every group union must be recomputed.
+    pub(crate) fn invalidate(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == u32::MAX {
+            // Never let a stale union's stamp come around again.
+            self.generation = 0;
+            self.unions.iter_mut().for_each(|u| u.valid_for = 0);
+        }
+    }
+
+    /// Whether pattern `pid` is matched by some value of group `g`'s targets, if known.
+    pub(crate) fn union_state(&self, g: u16, pid: PatternId) -> UnionState {
+        match self.unions.get(usize::from(g)) {
+            Some(u) if u.valid_for == self.generation + 1 => {
+                if !u.enumerable {
+                    return UnionState::NotEnumerable;
+                }
+                let w = u.bits.get(pid.0 as usize / 64).copied().unwrap_or(0);
+                UnionState::Known(w & (1u64 << (pid.0 % 64)) != 0)
+            }
+            _ => UnionState::Stale,
+        }
+    }
+
+    /// Starts computing group `g`'s union (empty, enumerable).
+    pub(crate) fn union_begin(&mut self, g: u16) {
+        let g = usize::from(g);
+        if self.unions.len() <= g {
+            self.unions.resize_with(g + 1, Union::default);
+        }
+        let u = &mut self.unions[g];
+        u.valid_for = self.generation + 1;
+        u.enumerable = true;
+        u.bits.iter_mut().for_each(|w| *w = 0);
+    }
+
+    /// Adds entry `i`'s matches to group `g`'s union.
+    pub(crate) fn union_add(&mut self, g: u16, i: usize) {
+        let (Some(u), Some(e)) = (self.unions.get_mut(usize::from(g)), self.entries.get(i)) else {
+            return;
+        };
+        for p in &e.hits {
+            let w = p.0 as usize / 64;
+            if u.bits.len() <= w {
+                u.bits.resize(w + 1, 0);
+            }
+            u.bits[w] |= 1u64 << (p.0 % 64);
+        }
+    }
+
+    /// Marks group `g`'s union as impossible (a target is not enumerable).
+    pub(crate) fn union_give_up(&mut self, g: u16) {
+        if let Some(u) = self.unions.get_mut(usize::from(g)) {
+            u.enumerable = false;
+        }
+    }
+
+    /// The entry of `value` transformed and scanned for group `g` (computed on first use).
+    pub(crate) fn lookup(&mut self, rs: &RuleSet, g: u16, value: &[u8]) -> usize {
+        self.lookup_at(rs, g, value, 0)
+    }
+
+    /// [`ScanCache::lookup`] for a value whose place cannot change during the transaction
+    /// (`Value::origin`, non-zero): keyed on the place, so the content is neither hashed nor
+    /// compared. `origin == 0` keys on the content.
+    pub(crate) fn lookup_at(&mut self, rs: &RuleSet, g: u16, value: &[u8], origin: u32) -> usize {
+        let h = if origin != 0 {
+            u64::from(origin) | (1 << 63)
+        } else {
+            hash_bytes(value) & !(1 << 63)
+        };
+        if let Some(&i) = self.index.get(&(g, h)) {
+            let i = i as usize;
+            if self
+                .entries
+                .get(i)
+                .is_some_and(|e| origin != 0 || e.orig == value)
+            {
+                return i;
+            }
+        }
+        let i = self.push(value);
+        let Self {
+            sets, entries, tmp, ..
+        } = self;
+        let e = &mut entries[i];
+        e.transformed.extend_from_slice(value);
+        // A group index outside the rule set (impossible for compiled rules): no pattern matches.
+        if let Some(group) = rs.groups.get(usize::from(g)) {
+            for t in &group.transforms {
+                t.apply(&e.transformed, tmp);
+                std::mem::swap(&mut e.transformed, tmp);
+            }
+            match sets.get_mut(usize::from(g)) {
+                Some(sc) => group.set.scan(sc, &e.transformed, &mut e.hits),
+                None => group
+                    .set
+                    .scan(&mut group.set.new_scratch(), &e.transformed, &mut e.hits),
+            }
+        }
+        self.index.insert((g, h), i as u32);
+        i
+    }
+
+    /// Claims the next entry (reusing its buffers) for `value`.
+    fn push(&mut self, value: &[u8]) -> usize {
+        if self.live == self.entries.len() {
+            self.entries.push(Entry::default());
+        }
+        let i = self.live;
+        self.live += 1;
+        let e = &mut self.entries[i];
+        e.orig.clear();
+        e.orig.extend_from_slice(value);
+        e.transformed.clear();
+        e.hits.clear();
+        i
+    }
+
+    /// Whether pattern `pid` matched entry `i`.
+    pub(crate) fn hit(&self, i: usize, pid: PatternId) -> bool {
+        self.entries
+            .get(i)
+            .is_some_and(|e| e.hits.binary_search(&pid).is_ok())
+    }
+
+    /// Runs regex `pid` of group `g` on entry `i`'s transformed value for its capture spans
+    /// (offsets into [`ScanCache::transformed`]).
+    pub(crate) fn captures(
+        &mut self,
+        rs: &RuleSet,
+        g: u16,
+        pid: PatternId,
+        i: usize,
+        caps: &mut [Option<(usize, usize)>; crate::matcher::CAPTURE_SLOTS],
+    ) -> bool {
+        let (Some(group), Some(e)) = (rs.groups.get(usize::from(g)), self.entries.get(i)) else {
+            return false;
+        };
+        match self.sets.get_mut(usize::from(g)) {
+            Some(sc) => group.set.captures(sc, pid, &e.transformed, caps),
+            None => group
+                .set
+                .captures(&mut group.set.new_scratch(), pid, &e.transformed, caps),
+        }
+    }
+
+    /// The transformed value of entry `i`.
+    pub(crate) fn transformed(&self, i: usize) -> &[u8] {
+        self.entries
+            .get(i)
+            .map_or(&[], |e| e.transformed.as_slice())
+    }
+}
+
+/// The scan-cache key is already a hash: fold it instead of hashing it again.
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildPreHashed;
+
+impl std::hash::BuildHasher for BuildPreHashed {
+    type Hasher = PreHashed;
+    fn build_hasher(&self) -> PreHashed {
+        PreHashed(0)
+    }
+}
+
+/// Hasher for keys that are (small int, hash) pairs.
+#[derive(Debug, Default, Clone, Copy)]
+struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        // Origin keys are small structured integers: spread them over all bits (hashbrown
+        // takes the bucket from the low bits and a tag from the top 7).
+        let m = u128::from(self.0) * 0x9E37_79B9_7F4A_7C15_u128;
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.0 = self.0.rotate_left(16) ^ u64::from(n);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(40) ^ n;
+    }
+}
+
+/// A word-at-a-time multiplicative hash (FxHash-style) over the value: cheap on 4 KB bodies and
+/// good enough to key the cache (entries are verified byte for byte).
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let mut w = [0u8; 8];
+    let rest = chunks.remainder();
+    w[..rest.len()].copy_from_slice(rest);
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    // Final avalanche so the low bits (hashbrown's bucket index) depend on every byte.
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_separates_lengths_and_tails() {
+        assert_ne!(hash_bytes(b""), hash_bytes(b"\0"));
+        assert_ne!(hash_bytes(b"abcdefgh"), hash_bytes(b"abcdefgh\0"));
+        assert_ne!(hash_bytes(b"abcdefghi"), hash_bytes(b"abcdefghj"));
+        assert_eq!(hash_bytes(b"same value"), hash_bytes(b"same value"));
+    }
+
+    #[test]
+    fn empty_group_list_yields_untransformed_entries_without_hits() {
+        let rs = crate::compile::compile(
+            crate::seclang::parse_str("SecRuleEngine On\n", std::path::Path::new("t")).unwrap(),
+        )
+        .unwrap();
+        let mut c = ScanCache::default();
+        let i = c.lookup(&rs, 3, b"value");
+        assert_eq!(c.transformed(i), b"value");
+        assert!(!c.hit(i, PatternId(0)));
+        // Same value, same entry; after clear() the buffers are reused for a new entry.
+        assert_eq!(c.lookup(&rs, 3, b"value"), i);
+        c.clear();
+        assert_eq!(c.lookup(&rs, 3, b"other"), 0);
+        assert_eq!(c.transformed(0), b"other");
+    }
+}
