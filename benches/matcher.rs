@@ -60,9 +60,47 @@ const ATTACKS: &[&[u8]] = &[
     b"1 union all select username,password from users--",
 ];
 
-/// Scans `values` round-robin for about `budget`; returns (scans/s, ns/scan, matches/scan).
+/// One realistic GET's scanned values (headers, cookie, query arguments and their names), as the
+/// engine hands them to a set. Shared by every request of a client population.
+const REQUEST: &[&[u8]] = &[
+    b"www.example.com",
+    b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    b"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+    b"en-US,en;q=0.9",
+    b"gzip, deflate, br",
+    b"keep-alive",
+    b"https://www.example.com/shop/index.php",
+    b"max-age=0",
+    b"document",
+    b"navigate",
+    b"same-origin",
+    b"?1",
+    b"1",
+    b"_ga",
+    b"lang",
+    b"en",
+    b"q",
+    b"page",
+    b"2",
+    b"sort",
+    b"price_asc",
+    b"/shop/search.php",
+];
+
+/// Scans `values` round-robin for about `budget` with the memo on or off; returns (scans/s,
+/// ns/scan, matches/scan).
 fn throughput(set: &PatternSet, values: &[&[u8]], budget: Duration) -> (f64, f64, f64) {
+    throughput_memo(set, values, budget, false)
+}
+
+fn throughput_memo(
+    set: &PatternSet,
+    values: &[&[u8]],
+    budget: Duration,
+    memo: bool,
+) -> (f64, f64, f64) {
     let mut s = set.new_scratch();
+    s.set_memo(memo);
     let mut out = Vec::new();
     for v in values {
         set.scan(&mut s, v, &mut out);
@@ -76,6 +114,7 @@ fn throughput(set: &PatternSet, values: &[&[u8]], budget: Duration) -> (f64, f64
         per(c.pcre_rejects)
     );
     let mut s = set.new_scratch();
+    s.set_memo(memo);
     let mut out = Vec::new();
     let mut n = 0u64;
     let mut hits = 0u64;
@@ -103,6 +142,32 @@ fn throughput(set: &PatternSet, values: &[&[u8]], budget: Duration) -> (f64, f64
     )
 }
 
+/// Requests of `REQUEST` where `unique` values per request (a session cookie, a search term)
+/// are new each time, the rest repeat: ns per request (CPU time) and the memo hit rate.
+fn request_cost(set: &PatternSet, unique: usize, budget: Duration) -> (f64, f64) {
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
+    let mut n = 0u64;
+    let mut fresh = Vec::with_capacity(64);
+    let cpu0 = thread_cpu_ns();
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        for v in REQUEST {
+            set.scan(&mut s, black_box(v), &mut out);
+        }
+        for u in 0..unique {
+            fresh.clear();
+            fresh.extend_from_slice(format!("_ga=GA1.2.{n}.{u}").as_bytes());
+            set.scan(&mut s, black_box(&fresh), &mut out);
+        }
+        n += 1;
+    }
+    let cpu = thread_cpu_ns().saturating_sub(cpu0) as f64;
+    let c = s.counters();
+    let rate = c.memo_hits as f64 / (c.memo_hits + c.memo_misses).max(1) as f64;
+    (cpu / n.max(1) as f64, rate)
+}
+
 fn main() {
     let cache = std::env::temp_dir().join(format!("spoa-waf-matcher-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
@@ -118,6 +183,21 @@ fn main() {
         }
         let pats = patterns(version);
         let bytes: usize = pats.iter().map(String::len).sum();
+        // MATCHER_BENCH_WARM=<dir>: skip the cold builds (minutes for v4 on a loaded machine)
+        // and measure scans only, from a persistent cache.
+        if let Some(dir) = std::env::var_os("MATCHER_BENCH_WARM") {
+            let set = builder(&pats)
+                .build_cached(Some(std::path::Path::new(&dir)))
+                .expect("build");
+            println!(
+                "\n## CRS {version}: {} patterns ({:?} in {:?})",
+                pats.len(),
+                set.stats().cache,
+                set.stats().build_time
+            );
+            scan_figures(&set);
+            continue;
+        }
         let t = Instant::now();
         let b = builder(&pats);
         let pcre_compile = t.elapsed();
@@ -153,15 +233,24 @@ fn main() {
             loaded.stats().build_time,
             loaded.stats().cache
         );
+        scan_figures(&loaded);
+        println!("slowest patterns under plain PCRE2, typical values:");
+        slowest(&pats, TYPICAL, 5);
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+fn scan_figures(loaded: &PatternSet) {
+    {
         let budget = Duration::from_millis(1500);
         for (name, vals) in [("typical", TYPICAL), ("attack", ATTACKS)] {
             let avg = vals.iter().map(|v| v.len()).sum::<usize>() / vals.len();
-            let (rate, ns, m) = throughput(&loaded, vals, budget);
+            let (rate, ns, m) = throughput(loaded, vals, budget);
             println!("scan {name} values (avg {avg} B): {rate:.0} scans/s, {ns:.0} ns/scan, {m:.2} matches/scan");
         }
         let nl: Vec<Vec<u8>> = TYPICAL.iter().map(|v| [v, &b"\n"[..]].concat()).collect();
         let nl_refs: Vec<&[u8]> = nl.iter().map(Vec::as_slice).collect();
-        let (rate, ns, m) = throughput(&loaded, &nl_refs, budget);
+        let (rate, ns, m) = throughput(loaded, &nl_refs, budget);
         println!("scan typical values + trailing newline (all regex hits confirmed): {rate:.0} scans/s, {ns:.0} ns/scan, {m:.2} matches/scan");
         let kb: Vec<u8> = b"lorem ipsum dolor sit amet, "
             .iter()
@@ -169,17 +258,24 @@ fn main() {
             .take(1024)
             .copied()
             .collect();
-        let (rate, ns, _) = throughput(&loaded, &[&kb], budget);
+        let (rate, ns, _) = throughput(loaded, &[&kb], budget);
         println!(
             "scan 1 KiB text: {rate:.0} scans/s, {ns:.0} ns/scan ({:.0} MB/s)",
             1024.0 * rate / 1e6
         );
-        println!("slowest patterns under plain PCRE2, typical values:");
-        slowest(&pats, TYPICAL, 5);
-        println!("slowest patterns under plain PCRE2, 1 KiB text:");
-        slowest(&pats, &[&kb], 5);
+        let (rate, ns, m) = throughput_memo(loaded, REQUEST, budget, true);
+        println!("scan a repeated request's {} values, memo on: {rate:.0} scans/s, {ns:.0} ns/scan, {m:.2} matches/scan", REQUEST.len());
+        let (rate, ns, _) = throughput(loaded, REQUEST, budget);
+        println!("same values, memo off: {rate:.0} scans/s, {ns:.0} ns/scan");
+        for unique in [0, 2, 6] {
+            let (ns, hit) = request_cost(loaded, unique, budget);
+            println!(
+                "request of {} repeated + {unique} fresh values: {ns:.0} ns CPU per request, memo hit rate {:.0} %",
+                REQUEST.len(),
+                hit * 100.0
+            );
+        }
     }
-    let _ = std::fs::remove_dir_all(&cache);
 }
 
 /// The patterns PCRE2 spends most time on for `values` (each run alone), slowest first.

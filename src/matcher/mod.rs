@@ -14,11 +14,13 @@
 //! `@rx` pattern (`tests/it/matcher.rs`). Refuses: streaming mode, UTF-8 mode.
 
 mod cache;
+mod memo;
 mod pcre;
 mod split;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hyperscan::{BlockDatabase, Builder, Matching, Pattern, PatternFlags, Patterns};
@@ -352,6 +354,7 @@ impl PatternSetBuilder {
             cache: CacheUse::NotAsked,
         };
         Ok(PatternSet {
+            id: NEXT_SET_ID.fetch_add(1, Ordering::Relaxed),
             db: plan.db,
             entries: plan.entries,
             pcre_only: plan.pcre_only,
@@ -562,8 +565,13 @@ pub struct SetStats {
     pub cache: CacheUse,
 }
 
+/// Source of [`PatternSet`] identities, so a scratch's memo only ever answers for its own set.
+static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
+
 /// An immutable compiled set, shared by all shards (`Send + Sync`).
 pub struct PatternSet {
+    /// Unique per process; the memo of a [`SetScratch`] belongs to the set with this id.
+    id: u64,
     db: Option<BlockDatabase>,
     /// Indexed by Hyperscan expression id.
     entries: Vec<HsEntry>,
@@ -592,6 +600,10 @@ pub struct SetScratch {
     pcre: pcre::PcreScratch,
     hits: Vec<u32>,
     counters: ScanCounters,
+    /// Answers remembered for recent values; used only with the set `memo_set` names.
+    memo: memo::Memo,
+    memo_set: u64,
+    memo_on: bool,
 }
 
 /// What the scans through one scratch did: prefilter hits against confirmations (style rule 14).
@@ -607,6 +619,10 @@ pub struct ScanCounters {
     pub pcre_rejects: u64,
     /// PCRE2 matches abandoned at the match limit (reported as no match).
     pub limit_hits: u64,
+    /// Scans answered from the per-scratch memo (no Hyperscan, no PCRE2).
+    pub memo_hits: u64,
+    /// Non-empty scans the memo could not answer (including values too long to memoize).
+    pub memo_misses: u64,
 }
 
 impl fmt::Debug for SetScratch {
@@ -621,6 +637,12 @@ impl SetScratch {
     /// PCRE2 matches abandoned at the match limit through this scratch (reported as no match).
     pub fn match_limit_hits(&self) -> u64 {
         self.pcre.limit_hits
+    }
+
+    /// Turns the scan memo on (the default) or off; off drops nothing, it only bypasses.
+    /// For benchmarks and differential tests that want every scan to reach the engines.
+    pub fn set_memo(&mut self, on: bool) {
+        self.memo_on = on;
     }
 
     /// Counters of every scan through this scratch.
@@ -647,10 +669,14 @@ impl PatternSet {
             pcre: pcre::PcreScratch::new(),
             hits: Vec::with_capacity(64),
             counters: ScanCounters::default(),
+            memo: memo::Memo::new(),
+            memo_set: self.id,
+            memo_on: true,
         }
     }
 
     /// Exact (confirmed) matches of `value` against every pattern in the set, sorted, deduped.
+    /// Values up to 256 bytes are answered from the scratch's memo when seen recently.
     pub fn scan(&self, scratch: &mut SetScratch, value: &[u8], out: &mut Vec<PatternId>) {
         out.clear();
         scratch.counters.scans += 1;
@@ -658,11 +684,35 @@ impl PatternSet {
             out.extend_from_slice(&self.empty_matches);
             return;
         }
+        let memo_key =
+            (scratch.memo_on && scratch.memo_set == self.id && value.len() <= memo::MAX_VALUE)
+                .then(|| scratch.memo.hash(value));
+        if let Some(h) = memo_key {
+            if scratch.memo.lookup(h, value, out) {
+                scratch.counters.memo_hits += 1;
+                return;
+            }
+        }
+        scratch.counters.memo_misses += 1;
+        let limit_before = scratch.pcre.limit_hits;
+        self.scan_engines(scratch, value, out);
+        // An answer a match-limit abort shaped is not remembered: each such scan must reach
+        // PCRE2 again so the limit is counted per request, as ModSecurity flags it.
+        if let Some(h) = memo_key {
+            if scratch.pcre.limit_hits == limit_before {
+                scratch.memo.insert(h, value, out);
+            }
+        }
+    }
+
+    /// The uncached scan: Hyperscan, then PCRE2 confirmations and PCRE2-only patterns.
+    fn scan_engines(&self, scratch: &mut SetScratch, value: &[u8], out: &mut Vec<PatternId>) {
         let SetScratch {
             hs,
             pcre,
             hits,
             counters,
+            ..
         } = scratch;
         hits.clear();
         if let (Some(db), Some(hs)) = (&self.db, hs.as_ref()) {

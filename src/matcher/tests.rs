@@ -418,3 +418,76 @@ fn parallel_placement_keeps_ids_in_order() {
     }
     assert_eq!(scan_all(&set, b"k4z"), vec![]);
 }
+
+#[test]
+fn memo_answers_repeats_exactly_and_counts() {
+    let mut b = PatternSetBuilder::new();
+    let r = b.add_regex(r"(?i)union\s+select").expect("rx");
+    // A prefiltered pattern (backreference), so a miss really runs PCRE2.
+    let bref = b.add_regex(r"(a+)b\1").expect("backref");
+    let set = b.build().expect("build");
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
+    let values: [&[u8]; 4] = [
+        b"1 union select 2",
+        b"aabaa",
+        b"harmless",
+        b"1 union select 2",
+    ];
+    let want = [vec![r], vec![bref], vec![], vec![r]];
+    for round in 0..3 {
+        for (v, w) in values.iter().zip(&want) {
+            set.scan(&mut s, v, &mut out);
+            assert_eq!(&out, w, "round {round} value {v:?}");
+        }
+    }
+    let c = s.counters();
+    assert_eq!(c.scans, 12);
+    assert_eq!(c.memo_misses, 3, "three distinct values");
+    assert_eq!(c.memo_hits, 9);
+    // Off: every scan reaches the engines again, answers unchanged.
+    s.set_memo(false);
+    let runs = s.counters().pcre_runs;
+    set.scan(&mut s, b"aabaa", &mut out);
+    assert_eq!(out, vec![bref]);
+    assert_eq!(s.counters().memo_hits, 9);
+    assert!(s.counters().pcre_runs > runs);
+}
+
+#[test]
+fn memo_never_answers_for_another_set() {
+    let mut a = PatternSetBuilder::new();
+    a.add_literal(b"x", LiteralKind::Contains).expect("a");
+    let a = a.build().expect("build a");
+    let mut b = PatternSetBuilder::new();
+    b.add_literal(b"y", LiteralKind::Contains).expect("b0");
+    b.add_literal(b"x", LiteralKind::Contains).expect("b1");
+    let b = b.build().expect("build b");
+    let mut s = a.new_scratch();
+    let mut out = Vec::new();
+    a.scan(&mut s, b"x", &mut out);
+    a.scan(&mut s, b"x", &mut out);
+    assert_eq!(out, ids(&[0]));
+    assert_eq!(s.counters().memo_hits, 1);
+    // b's scratch would be the right one; a's must not leak a's answer into b.
+    let mut sb = b.new_scratch();
+    b.scan(&mut sb, b"x", &mut out);
+    assert_eq!(out, ids(&[1]));
+}
+
+#[test]
+fn memo_skips_answers_shaped_by_the_match_limit() {
+    let mut b = PatternSetBuilder::new();
+    b.set_match_limit(10_000);
+    // Prefiltered (lookahead); PCRE2 backtracks into the limit on a run of `a`s.
+    b.add_regex(r"^(?:a|aa)+(?=[bc])").expect("rx");
+    let set = b.build().expect("build");
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
+    let v = b"a".repeat(40);
+    set.scan(&mut s, &v, &mut out);
+    set.scan(&mut s, &v, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(s.counters().memo_hits, 0);
+    assert_eq!(s.counters().limit_hits, 2, "each repeat counted again");
+}

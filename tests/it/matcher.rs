@@ -211,6 +211,7 @@ fn every_crs_rx_pattern_builds_and_agrees_with_pcre2() {
     let mut got = Vec::new();
     let mut mismatches = Vec::new();
     let mut positives = 0usize;
+    let mut wants = Vec::with_capacity(values.len());
     for v in &values {
         set.scan(&mut scratch, v, &mut got);
         let mut want = Vec::new();
@@ -221,9 +222,34 @@ fn every_crs_rx_pattern_builds_and_agrees_with_pcre2() {
         }
         positives += want.len();
         if got != want {
-            mismatches.push((String::from_utf8_lossy(v).into_owned(), got.clone(), want));
+            mismatches.push((
+                String::from_utf8_lossy(v).into_owned(),
+                got.clone(),
+                want.clone(),
+            ));
+        }
+        wants.push(want);
+    }
+    // Each value again right away: short ones now come from the scan memo (a full second pass
+    // would find them evicted, the memo being far smaller than the corpus).
+    let hits_before = scratch.counters().memo_hits;
+    for (v, want) in values.iter().zip(&wants) {
+        set.scan(&mut scratch, v, &mut got);
+        set.scan(&mut scratch, v, &mut got);
+        if &got != want {
+            mismatches.push((
+                String::from_utf8_lossy(v).into_owned(),
+                got.clone(),
+                want.clone(),
+            ));
         }
     }
+    let c = scratch.counters();
+    eprintln!("memo: {} hits, {} misses", c.memo_hits, c.memo_misses);
+    assert!(
+        c.memo_hits > hits_before + 1_000,
+        "the repeats exercise the memo"
+    );
     eprintln!(
         "{} values, {positives} (pattern, value) matches, {} limit hits",
         values.len(),

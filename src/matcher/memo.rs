@@ -1,0 +1,193 @@
+//! Per-scratch scan memo: exact value bytes -> confirmed match list of one [`super::PatternSet`].
+//!
+//! Real traffic repeats header values, argument names and common values, and a set's answer for
+//! a value never changes, so a shard remembers recent answers. Owns a bounded 2-way
+//! set-associative table (one MRU bit per bucket), allocated on the first insert and then reused:
+//! key and result buffers keep their capacity, so steady-state lookups and inserts allocate
+//! nothing. Refuses: hash-only matches (every hit compares the full key), values longer than
+//! [`MAX_VALUE`] (rare, and expensive to store), answers a match-limit abort produced (the caller
+//! decides; see `PatternSet::scan`). The hash is seeded per memo (`RandomState`), so a client
+//! cannot aim collisions at a shard; the worst a flood does is evict entries.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+use super::PatternId;
+
+/// Values longer than this are not memoized (bytes).
+pub(crate) const MAX_VALUE: usize = 256;
+
+/// Buckets per memo (power of two); two ways each, so `2 * BUCKETS` entries.
+const BUCKETS: usize = 512;
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// 0 = empty (a real hash of 0 is stored as 1; the full key comparison keeps this exact).
+    hash: u64,
+    key: Vec<u8>,
+    result: Vec<PatternId>,
+}
+
+/// The memo of one (set, scratch) pair.
+#[derive(Debug)]
+pub(crate) struct Memo {
+    state: RandomState,
+    /// `2 * BUCKETS` entries, way 0 and way 1 of bucket `b` at `2b` and `2b + 1`; empty until the
+    /// first insert.
+    table: Vec<Entry>,
+    /// Per bucket: the way used most recently (the other one is evicted next).
+    mru: Vec<u8>,
+}
+
+impl Memo {
+    pub(crate) fn new() -> Self {
+        Memo {
+            state: RandomState::new(),
+            table: Vec::new(),
+            mru: Vec::new(),
+        }
+    }
+
+    /// The hash of `value` as this memo keys it, never 0.
+    pub(crate) fn hash(&self, value: &[u8]) -> u64 {
+        self.state.hash_one(value).max(1)
+    }
+
+    fn bucket(hash: u64) -> usize {
+        // Low bits of a SipHash output are as good as any.
+        (hash as usize) & (BUCKETS - 1)
+    }
+
+    /// Copies the remembered answer for `value` into `out` (cleared first); false on a miss.
+    pub(crate) fn lookup(&mut self, hash: u64, value: &[u8], out: &mut Vec<PatternId>) -> bool {
+        let b = Self::bucket(hash);
+        for way in 0..2 {
+            let Some(e) = self.table.get(2 * b + way) else {
+                return false;
+            };
+            if e.hash == hash && e.key == value {
+                out.clear();
+                out.extend_from_slice(&e.result);
+                if let Some(m) = self.mru.get_mut(b) {
+                    *m = way as u8;
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Remembers `result` for `value`, evicting the bucket's less recently used way.
+    pub(crate) fn insert(&mut self, hash: u64, value: &[u8], result: &[PatternId]) {
+        if value.len() > MAX_VALUE {
+            return;
+        }
+        if self.table.is_empty() {
+            self.table.resize_with(2 * BUCKETS, Entry::default);
+            self.mru = vec![0; BUCKETS];
+        }
+        let b = Self::bucket(hash);
+        let way = match (self.table.get(2 * b), self.mru.get(b)) {
+            (Some(e0), _) if e0.hash == 0 => 0,
+            (_, Some(&m)) => 1 - usize::from(m.min(1)),
+            _ => 0,
+        };
+        if let Some(e) = self.table.get_mut(2 * b + way) {
+            e.hash = hash;
+            e.key.clear();
+            e.key.extend_from_slice(value);
+            e.result.clear();
+            e.result.extend_from_slice(result);
+        }
+        if let Some(m) = self.mru.get_mut(b) {
+            *m = way as u8;
+        }
+    }
+
+    /// Entries currently held (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.table.iter().filter(|e| e.hash != 0).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hit_returns_the_stored_answer_and_miss_leaves_out_alone() {
+        let mut m = Memo::new();
+        let mut out = vec![PatternId(9)];
+        let h = m.hash(b"Mozilla/5.0");
+        assert!(!m.lookup(h, b"Mozilla/5.0", &mut out));
+        assert_eq!(out, vec![PatternId(9)]);
+        m.insert(h, b"Mozilla/5.0", &[PatternId(1), PatternId(4)]);
+        assert!(m.lookup(h, b"Mozilla/5.0", &mut out));
+        assert_eq!(out, vec![PatternId(1), PatternId(4)]);
+    }
+
+    #[test]
+    fn same_hash_different_bytes_is_a_miss() {
+        // Forge a collision: the full key comparison must reject it.
+        let mut m = Memo::new();
+        let h = m.hash(b"abc");
+        m.insert(h, b"abc", &[PatternId(3)]);
+        let mut out = Vec::new();
+        assert!(!m.lookup(h, b"abd", &mut out));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn long_values_are_not_stored() {
+        let mut m = Memo::new();
+        let v = vec![b'a'; MAX_VALUE + 1];
+        let h = m.hash(&v);
+        m.insert(h, &v, &[PatternId(0)]);
+        assert!(!m.lookup(h, &v, &mut Vec::new()));
+        let v = vec![b'a'; MAX_VALUE];
+        let h = m.hash(&v);
+        m.insert(h, &v, &[PatternId(0)]);
+        assert!(m.lookup(h, &v, &mut Vec::new()));
+    }
+
+    #[test]
+    fn a_bucket_keeps_its_two_most_recent_keys() {
+        // Three keys forced into one bucket (same low bits): the least recently used goes.
+        let mut m = Memo::new();
+        let (a, b, c) = (
+            BUCKETS as u64 + 5,
+            2 * BUCKETS as u64 + 5,
+            3 * BUCKETS as u64 + 5,
+        );
+        m.insert(a, b"a", &[PatternId(1)]);
+        m.insert(b, b"b", &[PatternId(2)]);
+        let mut out = Vec::new();
+        assert!(m.lookup(a, b"a", &mut out)); // a is now the most recent
+        m.insert(c, b"c", &[PatternId(3)]); // evicts b
+        assert!(m.lookup(a, b"a", &mut out));
+        assert_eq!(out, vec![PatternId(1)]);
+        assert!(m.lookup(c, b"c", &mut out));
+        assert!(!m.lookup(b, b"b", &mut out));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn bounded_under_many_distinct_values() {
+        let mut m = Memo::new();
+        for i in 0..20_000u32 {
+            let v = i.to_le_bytes();
+            let h = m.hash(&v);
+            m.insert(h, &v, &[PatternId(i)]);
+        }
+        assert!(m.len() <= 2 * BUCKETS);
+        // Whatever is still held answers correctly.
+        let mut out = Vec::new();
+        for i in 19_990..20_000u32 {
+            let v = i.to_le_bytes();
+            if m.lookup(m.hash(&v), &v, &mut out) {
+                assert_eq!(out, vec![PatternId(i)]);
+            }
+        }
+    }
+}
