@@ -345,14 +345,28 @@ impl Drop for Server {
     }
 }
 
-/// Binds `addr` once with socket2 (SO_REUSEADDR, no SO_REUSEPORT) to learn whether another
-/// process owns it and which port `:0` means; the shards then bind the concrete address with
+/// Binds `addr` once with socket2 to learn which port `:0` means and to turn bind failures
+/// into operator-facing errors; the shards then bind the concrete address themselves with
 /// SO_REUSEPORT. The probe is closed before they do.
+///
+/// Why the probe sets SO_REUSEADDR *and* SO_REUSEPORT and looks for listeners in
+/// `/proc/net/tcp{,6}` instead: a previous run's connections linger in TIME_WAIT on the listening
+/// port (the agent closes first on shutdown), and those sockets inherit the shard listeners'
+/// flags: SO_REUSEPORT only, because glommio's `TcpListener::bind` sets nothing else and offers
+/// no safe access to its fd. A probe with SO_REUSEADDR alone conflicts with them, so a restart
+/// within TIME_WAIT's 60 s failed with "address in use". With SO_REUSEPORT too the kernel lets
+/// the probe past TIME_WAIT sockets of the same user, but also past another agent's live
+/// SO_REUSEPORT listener (same user: the two would silently split the traffic), hence the
+/// explicit LISTEN lookup. Listeners without SO_REUSEPORT still make the bind itself fail.
 fn preflight_bind(addr: SocketAddr) -> Result<SocketAddr, StartError> {
     use socket2::{Domain, Socket, Type};
+    if addr.port() != 0 && listener_exists(addr) {
+        return Err(StartError::AddrInUse(addr));
+    }
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)
         .map_err(|e| StartError::Bind(addr, e))?;
     let _ = sock.set_reuse_address(true);
+    let _ = sock.set_reuse_port(true);
     sock.bind(&addr.into()).map_err(|e| match e.kind() {
         io::ErrorKind::AddrInUse => StartError::AddrInUse(addr),
         _ => StartError::Bind(addr, e),
@@ -364,6 +378,53 @@ fn preflight_bind(addr: SocketAddr) -> Result<SocketAddr, StartError> {
     })?;
     let listener: StdListener = sock.into();
     listener.local_addr().map_err(|e| StartError::Bind(addr, e))
+}
+
+/// Whether a socket in LISTEN state holds `addr`'s port on an overlapping address (the same
+/// one, or a wildcard on either side), per `/proc/net/tcp` and `/proc/net/tcp6`. Unreadable
+/// tables count as "none": the bind then reports what it can.
+fn listener_exists(addr: SocketAddr) -> bool {
+    let port = format!("{:04X}", addr.port());
+    let ours_wild = addr.ip().is_unspecified();
+    let ours_hex = proc_net_addr_hex(addr.ip());
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
+        std::fs::read_to_string(path).is_ok_and(|table| {
+            table.lines().skip(1).any(|line| {
+                let mut fields = line.split_whitespace().skip(1);
+                let (Some(local), Some(_remote), Some(state)) =
+                    (fields.next(), fields.next(), fields.next())
+                else {
+                    return false;
+                };
+                let Some((ip_hex, port_hex)) = local.rsplit_once(':') else {
+                    return false;
+                };
+                state == "0A"
+                    && port_hex.eq_ignore_ascii_case(&port)
+                    && (ours_wild
+                        || ip_hex.bytes().all(|b| b == b'0')
+                        || ip_hex.eq_ignore_ascii_case(&ours_hex))
+            })
+        })
+    })
+}
+
+/// An address as `/proc/net/tcp{,6}` prints it: each 32-bit word of the network-order address
+/// in host (little-endian on every platform glommio supports) order, in hex.
+fn proc_net_addr_hex(ip: std::net::IpAddr) -> String {
+    let bytes: Vec<u8> = match ip {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    bytes
+        .chunks(4)
+        .map(|w| {
+            w.iter()
+                .rev()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        })
+        .collect()
 }
 
 /// Starts the server, stops it on SIGTERM/SIGINT (a second SIGINT exits at once), waits, and
@@ -385,4 +446,32 @@ pub fn run<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Summary
     let summary = server.wait();
     log!(Level::Info, "stopped");
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{listener_exists, preflight_bind, proc_net_addr_hex, StartError};
+
+    #[test]
+    fn proc_net_addresses_are_word_swapped_hex() {
+        assert_eq!(proc_net_addr_hex("127.0.0.1".parse().unwrap()), "0100007F");
+        assert_eq!(
+            proc_net_addr_hex("::1".parse().unwrap()),
+            "00000000000000000000000001000000"
+        );
+    }
+
+    #[test]
+    fn a_live_listener_is_found_and_refused() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        assert!(listener_exists(addr));
+        assert!(listener_exists(
+            format!("0.0.0.0:{}", addr.port()).parse().unwrap()
+        ));
+        assert!(matches!(preflight_bind(addr), Err(StartError::AddrInUse(a)) if a == addr));
+        drop(taken);
+        assert!(!listener_exists(addr));
+        assert_eq!(preflight_bind(addr).unwrap(), addr);
+    }
 }

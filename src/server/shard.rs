@@ -96,6 +96,10 @@ pub(crate) fn run_shard<I: Inspector>(
         Some(cpu) => Placement::Fixed(cpu),
         None => Placement::Unbound,
     };
+    // No `spin_before_park`, no special queue latency: under load the shard is not parked on
+    // unread data (glommio reads with a direct `recv` first and submits its poll before it
+    // decides to sleep); the long "parks" strace showed were run-queue waits on a CPU shared
+    // with other work (ARCHITECTURE.md, "Server"). Spinning would only burn that share.
     let ex = match LocalExecutorBuilder::new(placement)
         .name(&format!("shard-{}", p.index))
         .io_memory(IO_MEMORY)

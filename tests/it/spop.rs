@@ -312,6 +312,59 @@ fn start_up_errors_say_how_to_fix_them() {
     assert!(e.to_string().contains("seccomp"));
 }
 
+/// A restart on the same port succeeds while the previous run's connections sit in TIME_WAIT
+/// (the agent closes first on shutdown, so the TIME_WAIT sockets hold the listening port).
+#[test]
+fn restart_on_the_same_port_while_time_wait_sockets_remain() {
+    let first = start_agent(1, |_| {});
+    let addr = first.local_addr();
+    let mut c = SpopClient::connect(addr);
+    c.hello(16380);
+    let stop = first.shutdown_handle();
+    let waiter = std::thread::spawn(move || first.wait());
+    stop.shutdown();
+    assert_eq!(disconnect_status(&c.read_frame().expect("DISCONNECT 0")), 0);
+    assert!(c.closed());
+    drop(c);
+    waiter.join().unwrap();
+    assert!(
+        poll_until(Duration::from_secs(10), || tcp_socket_in_state(
+            addr.port(),
+            "06"
+        )
+        .then_some(()))
+        .is_some(),
+        "the agent's side of the connection should be in TIME_WAIT on port {}",
+        addr.port()
+    );
+    // The old listener may outlive its thread by a few ms: io_uring tears a ring (and the
+    // accept it still holds) down in a kernel work item. TIME_WAIT is what this test is about.
+    assert!(
+        poll_until(Duration::from_secs(10), || (!tcp_socket_in_state(
+            addr.port(),
+            "0A"
+        ))
+        .then_some(()))
+        .is_some(),
+        "the first agent's listener should close"
+    );
+    assert!(tcp_socket_in_state(addr.port(), "06"));
+    let second = Server::start(
+        ServerConfig {
+            shards: 2,
+            cpus: None,
+            ..ServerConfig::new(addr)
+        },
+        std::sync::Arc::new(TestInspector),
+    )
+    .expect("restart on the same port despite TIME_WAIT");
+    assert_eq!(second.local_addr(), addr);
+    let mut c = SpopClient::connect(addr);
+    c.hello(16380);
+    drop(c);
+    second.shutdown();
+}
+
 /// The real binary drains on SIGTERM: AGENT-DISCONNECT 0 to open connections, exit status 0.
 #[test]
 fn binary_drains_on_sigterm_and_exits_0() {

@@ -249,3 +249,19 @@ pub fn http_get(
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Whether the kernel holds a TCP socket in `state` (hex code of `/proc/net/tcp`: `06`
+/// TIME_WAIT, `0A` LISTEN) with local port `port`, over IPv4 and IPv6.
+pub fn tcp_socket_in_state(port: u16, state: &str) -> bool {
+    let want = format!("{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
+        std::fs::read_to_string(path).is_ok_and(|table| {
+            table.lines().skip(1).any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 3
+                    && f[1].rsplit(':').next() == Some(want.as_str())
+                    && f[3].eq_ignore_ascii_case(state)
+            })
+        })
+    })
+}
