@@ -12,7 +12,7 @@
 //! is safe.
 
 use super::scan::UnionState;
-use super::{key_selected, Pair, Transaction};
+use super::{key_selected, origin, Pair, Transaction};
 use crate::compile::{Rule, RuleSet, Target, Var};
 
 impl Transaction {
@@ -36,8 +36,8 @@ impl Transaction {
                     scan.union_begin(g);
                     let mut ok = true;
                     for t in &rule.targets {
-                        ok = self.borrowed_values(t, &mut |v| {
-                            let i = scan.lookup(rs, g, v);
+                        ok = self.borrowed_values(t, &mut |v, o| {
+                            let i = scan.lookup_at(rs, g, v, o);
                             scan.union_add(g, i);
                         });
                         if !ok {
@@ -61,9 +61,9 @@ impl Transaction {
         let mut possible = false;
         let mut enumerated = true;
         for t in &rule.targets {
-            let ok = self.borrowed_values(t, &mut |v| {
+            let ok = self.borrowed_values(t, &mut |v, o| {
                 if !possible {
-                    let i = scan.lookup(rs, g, v);
+                    let i = scan.lookup_at(rs, g, v, o);
                     possible = scan.hit(i, pid) != rule.negated;
                 }
             });
@@ -80,63 +80,64 @@ impl Transaction {
     }
 
     /// Calls `f` with every value target `t` selects (a superset of what `collect` yields),
-    /// borrowed. False, without calling `f`, for variables not enumerated here.
-    pub(super) fn borrowed_values(&self, t: &Target, f: &mut dyn FnMut(&[u8])) -> bool {
-        let pairs = |list: &[Pair], f: &mut dyn FnMut(&[u8])| {
-            for (k, v) in list {
+    /// borrowed, with the same `Value::origin` `collect` gives it (0: key on the content).
+    /// False, without calling `f`, for variables not enumerated here.
+    pub(super) fn borrowed_values(&self, t: &Target, f: &mut dyn FnMut(&[u8], u32)) -> bool {
+        let pairs = |list: &[Pair], src: u32, f: &mut dyn FnMut(&[u8], u32)| {
+            for (i, (k, v)) in list.iter().enumerate() {
                 if key_selected(&t.key, k) {
-                    f(v);
+                    f(v, origin(src, i));
                 }
             }
         };
-        let names = |list: &[Pair], f: &mut dyn FnMut(&[u8])| {
-            for (k, _) in list {
+        let names = |list: &[Pair], src: u32, f: &mut dyn FnMut(&[u8], u32)| {
+            for (i, (k, _)) in list.iter().enumerate() {
                 if key_selected(&t.key, k) {
-                    f(k);
+                    f(k, origin(src + 1, i));
                 }
             }
         };
         match t.var {
             Var::Args => {
-                pairs(&self.args_get, f);
-                pairs(&self.args_post, f);
+                pairs(&self.args_get, 2, f);
+                pairs(&self.args_post, 4, f);
             }
-            Var::ArgsGet => pairs(&self.args_get, f),
-            Var::ArgsPost => pairs(&self.args_post, f),
+            Var::ArgsGet => pairs(&self.args_get, 2, f),
+            Var::ArgsPost => pairs(&self.args_post, 4, f),
             Var::ArgsNames => {
-                names(&self.args_get, f);
-                names(&self.args_post, f);
+                names(&self.args_get, 2, f);
+                names(&self.args_post, 4, f);
             }
-            Var::ArgsGetNames => names(&self.args_get, f),
-            Var::ArgsPostNames => names(&self.args_post, f),
-            Var::RequestHeaders => pairs(&self.headers, f),
-            Var::RequestHeadersNames => names(&self.headers, f),
-            Var::RequestCookies => pairs(&self.cookies, f),
-            Var::RequestCookiesNames => names(&self.cookies, f),
-            Var::RequestFilename => f(&self.filename),
-            Var::RequestBasename => f(&self.basename),
-            Var::RequestUri => f(&self.uri_decoded),
-            Var::RequestUriRaw => f(&self.uri_raw),
-            Var::RequestLine => f(&self.request_line),
-            Var::RequestMethod => f(&self.method),
-            Var::RequestProtocol => f(&self.protocol),
-            Var::QueryString => f(&self.query),
+            Var::ArgsGetNames => names(&self.args_get, 2, f),
+            Var::ArgsPostNames => names(&self.args_post, 4, f),
+            Var::RequestHeaders => pairs(&self.headers, 6, f),
+            Var::RequestHeadersNames => names(&self.headers, 6, f),
+            Var::RequestCookies => pairs(&self.cookies, 8, f),
+            Var::RequestCookiesNames => names(&self.cookies, 8, f),
+            Var::RequestFilename => f(&self.filename, 0),
+            Var::RequestBasename => f(&self.basename, 0),
+            Var::RequestUri => f(&self.uri_decoded, 0),
+            Var::RequestUriRaw => f(&self.uri_raw, 0),
+            Var::RequestLine => f(&self.request_line, 0),
+            Var::RequestMethod => f(&self.method, 0),
+            Var::RequestProtocol => f(&self.protocol, 0),
+            Var::QueryString => f(&self.query, 0),
             Var::RequestBody => {
                 if self.expose_body {
-                    f(&self.body);
+                    f(&self.body, 0);
                 }
             }
             Var::Files => {
                 for (field, filename, _) in &self.files {
                     if key_selected(&t.key, field) {
-                        f(filename);
+                        f(filename, 0);
                     }
                 }
             }
             Var::FilesNames => {
                 for (field, _, _) in &self.files {
                     if key_selected(&t.key, field) {
-                        f(field);
+                        f(field, 0);
                     }
                 }
             }
@@ -144,15 +145,15 @@ impl Transaction {
             // (`XML:/*` text, `XML://@*` attributes) yields.
             Var::Xml => {
                 for v in self.xml_text.iter().chain(&self.xml_attrs) {
-                    f(v);
+                    f(v, 0);
                 }
             }
-            Var::ResponseHeaders => pairs(&self.response_headers, f),
-            Var::ResponseHeadersNames => names(&self.response_headers, f),
-            Var::ResponseProtocol => f(&self.response_protocol),
+            Var::ResponseHeaders => pairs(&self.response_headers, 12, f),
+            Var::ResponseHeadersNames => names(&self.response_headers, 12, f),
+            Var::ResponseProtocol => f(&self.response_protocol, 0),
             Var::ResponseBody => {
                 if self.expose_response_body {
-                    f(&self.response_body);
+                    f(&self.response_body, 0);
                 }
             }
             _ => return false,
@@ -235,9 +236,11 @@ mod tests {
                 };
                 let mut full = Vec::new();
                 tx.collect(&t, &mut full);
-                let full: Vec<Vec<u8>> = full.into_iter().map(|v| v.data).collect();
-                let mut fast: Vec<Vec<u8>> = Vec::new();
-                assert!(tx.borrowed_values(&t, &mut |v| fast.push(v.to_vec())));
+                // Same bytes and same cache key (origin) as the full path.
+                let full: Vec<(Vec<u8>, u32)> =
+                    full.into_iter().map(|v| (v.data, v.origin)).collect();
+                let mut fast: Vec<(Vec<u8>, u32)> = Vec::new();
+                assert!(tx.borrowed_values(&t, &mut |v, o| fast.push((v.to_vec(), o))));
                 assert_eq!(fast, full, "{var:?}");
                 checked += usize::from(!full.is_empty());
             }
@@ -258,7 +261,7 @@ mod tests {
             let mut full = Vec::new();
             tx.collect(&t, &mut full);
             let mut fast: Vec<Vec<u8>> = Vec::new();
-            assert!(tx.borrowed_values(&t, &mut |v| fast.push(v.to_vec())));
+            assert!(tx.borrowed_values(&t, &mut |v, _| fast.push(v.to_vec())));
             assert!(!full.is_empty());
             assert!(full.iter().all(|v| fast.contains(&v.data)), "{t:?}");
         }
@@ -268,7 +271,7 @@ mod tests {
             key: KeySel::All,
             count: false,
         };
-        assert!(!tx.borrowed_values(&t, &mut |_| {}));
+        assert!(!tx.borrowed_values(&t, &mut |_, _| {}));
     }
 
     /// A group's union computed in phase 1 (no ARGS yet) must not hide the body's ARGS from

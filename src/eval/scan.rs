@@ -125,14 +125,10 @@ impl ScanCache {
         }
     }
 
-    /// The entry of `value` transformed and scanned for group `g` (computed on first use).
-    pub(crate) fn lookup(&mut self, rs: &RuleSet, g: u16, value: &[u8]) -> usize {
-        self.lookup_at(rs, g, value, 0)
-    }
-
-    /// [`ScanCache::lookup`] for a value whose place cannot change during the transaction
-    /// (`Value::origin`, non-zero): keyed on the place, so the content is neither hashed nor
-    /// compared. `origin == 0` keys on the content.
+    /// The entry of `value` transformed and scanned for group `g` (computed on first use),
+    /// keyed on the value's place when `origin` (`Value::origin`) is non-zero: such a place cannot
+    /// change during the transaction, so the content is neither hashed nor compared. `origin == 0`
+    /// keys on the content (verified byte for byte).
     pub(crate) fn lookup_at(&mut self, rs: &RuleSet, g: u16, value: &[u8], origin: u32) -> usize {
         let h = if origin != 0 {
             u64::from(origin) | (1 << 63)
@@ -298,13 +294,13 @@ mod tests {
         )
         .unwrap();
         let mut c = ScanCache::default();
-        let i = c.lookup(&rs, 3, b"value");
+        let i = c.lookup_at(&rs, 3, b"value", 0);
         assert_eq!(c.transformed(i), b"value");
         assert!(!c.hit(i, PatternId(0)));
         // Same value, same entry; after clear() the buffers are reused for a new entry.
-        assert_eq!(c.lookup(&rs, 3, b"value"), i);
+        assert_eq!(c.lookup_at(&rs, 3, b"value", 0), i);
         c.clear();
-        assert_eq!(c.lookup(&rs, 3, b"other"), 0);
+        assert_eq!(c.lookup_at(&rs, 3, b"other", 0), 0);
         assert_eq!(c.transformed(0), b"other");
     }
 }
