@@ -224,97 +224,154 @@ impl PatternSetBuilder {
         Ok(set)
     }
 
-    /// Classifies every pattern and compiles the Hyperscan database.
+    /// Places every pattern and compiles the Hyperscan database, with no compile spent only on
+    /// finding out where a regex goes: each regex starts on trial as itself, and the set is
+    /// compiled at once. Hyperscan compiles expressions in order and stops at the first it
+    /// refuses, so a failed attempt proves every expression before that one and names the one it
+    /// refused, whose [`Draft`] then takes the next step of the placement order (pieces,
+    /// prefilter, PCRE2 only). Expressions on trial go first, so a refusal comes early. The
+    /// result is the placement trial compiles of each regex alone would give (checked against
+    /// [`classify`] over the CRS in the tests), for the cost of one compile plus the refusals.
     fn compile_fresh(self) -> Result<PatternSet, MatcherError> {
         let t0 = Instant::now();
-        let mut exprs: Vec<Pattern> = Vec::new();
-        let mut entries: Vec<HsEntry> = Vec::new();
-        let mut pcre_only: Vec<PatternId> = Vec::new();
-        let placements = classify_all(&self.specs);
+        let mut drafts: Vec<Option<Draft>> = self
+            .specs
+            .iter()
+            .map(|s| match s {
+                Spec::Regex(p) => Some(Draft::exact(p)),
+                _ => None,
+            })
+            .collect();
+        // Phrases and literals are escaped bytes: Hyperscan takes them exactly, no trial needed.
+        let mut fixed: Vec<(String, PatternFlags, PatternId)> = Vec::new();
         for (i, spec) in self.specs.iter().enumerate() {
             let id = PatternId(u32::try_from(i).unwrap_or(u32::MAX));
             match spec {
-                Spec::Regex(p) => match placements.get(i).cloned().flatten() {
-                    Some((pieces, confirm)) => {
-                        for (expr, flags) in pieces {
-                            exprs.push(Pattern::with_flags(expr, flags).map_err(hs_err(p))?);
-                            entries.push(HsEntry {
-                                pattern: id,
-                                confirm,
-                            });
-                        }
-                    }
-                    None => pcre_only.push(id),
-                },
+                Spec::Regex(_) => {}
                 Spec::Phrases(list) => {
                     for phrase in list {
                         let flags = base_flags() | PatternFlags::CASELESS;
-                        let expr = escape_literal(phrase);
-                        exprs.push(Pattern::with_flags(expr, flags).map_err(hs_err("phrase"))?);
-                        entries.push(HsEntry {
-                            pattern: id,
-                            confirm: Confirm::Never,
-                        });
+                        fixed.push((escape_literal(phrase), flags, id));
                     }
                 }
                 Spec::Literal(lit, kind) => {
                     let (expr, flags) = literal_expr(lit, *kind);
-                    exprs.push(Pattern::with_flags(expr, flags).map_err(hs_err("literal"))?);
-                    entries.push(HsEntry {
-                        pattern: id,
-                        confirm: Confirm::Never,
-                    });
+                    fixed.push((expr, flags, id));
                 }
             }
         }
-        let classify_time = t0.elapsed();
-        let t1 = Instant::now();
-        // Compile together; should a combination fail where every expression compiled alone,
-        // demote the regex Hyperscan names to PCRE2-only and retry (bounded by the count).
-        let db = loop {
-            if exprs.is_empty() {
-                break None;
+        let mut attempts = 0u32;
+        let (db, order) = loop {
+            let (order, exprs) = attempt(&drafts, &fixed, attempts > 0)?;
+            if order.is_empty() {
+                break (None, order);
             }
-            for (i, e) in exprs.iter_mut().enumerate() {
-                e.id = Some(i);
-            }
-            match Patterns(exprs.clone()).build::<hyperscan::BlockMode>() {
-                Ok(db) => break Some(db),
+            attempts += 1;
+            let t = Instant::now();
+            match Patterns(exprs).build::<hyperscan::BlockMode>() {
+                Ok(db) => break (Some((db, t.elapsed())), order),
                 Err(e) => {
                     let (msg, idx) = compile_error_parts(&e);
-                    let demotable = idx
-                        .and_then(|i| entries.get(i).map(|en| (i, en.pattern)))
-                        .filter(|(_, pid)| {
-                            self.codes.get(pid.0 as usize).is_some_and(Option::is_some)
-                        });
-                    let Some((i, pid)) = demotable else {
+                    let refused = idx.and_then(|i| order.get(i).map(|s| (i, *s)));
+                    let Some((i, slot)) = refused else {
                         return Err(MatcherError {
-                            pattern: idx
-                                .and_then(|i| exprs.get(i))
-                                .map_or_else(|| String::from("<set>"), |p| p.expression.clone()),
+                            pattern: String::from("<set>"),
                             message: msg,
                         });
                     };
-                    exprs.remove(i);
-                    entries.remove(i);
-                    pcre_only.push(pid);
+                    // Everything Hyperscan took before the refused expression passed parsing
+                    // and graph analysis: no longer on trial.
+                    for s in order.iter().take(i) {
+                        if let Slot::Leaf(pi, li) = *s {
+                            if let Some(l) = drafts
+                                .get_mut(pi)
+                                .and_then(Option::as_mut)
+                                .and_then(|d| d.leaves.get_mut(li))
+                            {
+                                l.verified = true;
+                            }
+                        }
+                    }
+                    match slot {
+                        Slot::Leaf(pi, li) => {
+                            let (Some(Some(d)), Some(Spec::Regex(p))) =
+                                (drafts.get_mut(pi), self.specs.get(pi))
+                            else {
+                                continue;
+                            };
+                            if d.leaves.get(li).is_some_and(|l| l.verified) {
+                                // Taken alone (or earlier in an attempt) but refused in this
+                                // combination: PCRE2 only, bounded by the number of regexes.
+                                *d = Draft::pcre_only();
+                            } else {
+                                d.refused(p, li, &msg);
+                            }
+                        }
+                        Slot::Fixed(fi) => {
+                            return Err(MatcherError {
+                                pattern: fixed
+                                    .get(fi)
+                                    .map_or_else(|| String::from("<set>"), |f| f.0.clone()),
+                                message: msg,
+                            });
+                        }
+                    }
                 }
             }
         };
-        pcre_only.sort();
-        let hs_compile_time = t1.elapsed();
+        let (db, hs_compile_time) = match db {
+            Some((db, t)) => (Some(db), t),
+            None => (None, Duration::ZERO),
+        };
+        let mut entries = Vec::with_capacity(order.len());
+        for slot in &order {
+            match *slot {
+                Slot::Leaf(pi, _) => {
+                    let confirm = match drafts.get(pi).and_then(Option::as_ref) {
+                        Some(d) if d.stage == Stage::Prefilter => Confirm::Always,
+                        _ => Confirm::IfNewline,
+                    };
+                    entries.push(HsEntry {
+                        pattern: PatternId(u32::try_from(pi).unwrap_or(u32::MAX)),
+                        confirm,
+                    });
+                }
+                Slot::Fixed(fi) => {
+                    if let Some((_, _, id)) = fixed.get(fi) {
+                        entries.push(HsEntry {
+                            pattern: *id,
+                            confirm: Confirm::Never,
+                        });
+                    }
+                }
+            }
+        }
+        let pcre_only: Vec<PatternId> = drafts
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.as_ref().is_some_and(|d| d.stage == Stage::PcreOnly))
+            .map(|(i, _)| PatternId(u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
         let db_bytes = match &db {
             Some(d) => d.size().unwrap_or(0),
             None => 0,
         };
+        #[cfg(test)]
+        LAST_PLACEMENTS.with(|c| {
+            *c.borrow_mut() = drafts
+                .iter()
+                .map(|d| d.as_ref().and_then(Draft::placement))
+                .collect();
+        });
         let mut set = self.assemble(cache::Plan {
             db,
             db_bytes,
             entries,
             pcre_only,
         })?;
-        set.stats.classify_time = classify_time;
+        set.stats.classify_time = t0.elapsed().saturating_sub(hs_compile_time);
         set.stats.hs_compile_time = hs_compile_time;
+        set.stats.attempts = attempts;
         Ok(set)
     }
 
@@ -351,6 +408,7 @@ impl PatternSetBuilder {
             build_time: Duration::ZERO,
             classify_time: Duration::ZERO,
             hs_compile_time: Duration::ZERO,
+            attempts: 0,
             cache: CacheUse::NotAsked,
         };
         Ok(PatternSet {
@@ -383,59 +441,229 @@ fn compile_error_parts(e: &hyperscan::Error) -> (String, Option<usize>) {
     }
 }
 
-/// Where a regex goes: Hyperscan expressions (the pattern itself, or pieces whose union is it)
-/// with their flags and the confirmation they need, or `None` = PCRE2 only.
-type Placement = Option<(Vec<(String, PatternFlags)>, Confirm)>;
+/// One expression of a set being compiled, in attempt order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Leaf `.1` of the draft of regex pattern `.0`.
+    Leaf(usize, usize),
+    /// Phrase or literal expression `.0`.
+    Fixed(usize),
+}
 
-/// Places every regex (`None` for non-regexes and PCRE2-only ones). Each try is an independent
-/// single-pattern compile, so they are spread over the available cores.
-fn classify_all(specs: &[Spec]) -> Vec<Placement> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let place = |spec: &Spec| match spec {
-        Spec::Regex(p) => classify(p),
-        _ => None,
-    };
-    if threads < 2 || specs.len() < 16 {
-        return specs.iter().map(place).collect();
-    }
-    // Interleaved so the few huge patterns (CRS 932xxx) do not all land on one thread.
-    let mut out = vec![None; specs.len()];
-    let results: Vec<Vec<(usize, Placement)>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                sc.spawn(move || {
-                    (t..specs.len())
-                        .step_by(threads)
-                        .filter_map(|i| specs.get(i).map(|s| (i, place(s))))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let mut done = vec![false; specs.len()];
-    for (i, r) in results.into_iter().flatten() {
-        if let (Some(slot), Some(d)) = (out.get_mut(i), done.get_mut(i)) {
-            *slot = r;
-            *d = true;
-        }
-    }
-    // A thread that panicked (it cannot, short of OOM) leaves gaps: place those serially.
-    for (i, d) in done.iter().enumerate() {
-        if !d {
-            if let (Some(slot), Some(spec)) = (out.get_mut(i), specs.get(i)) {
-                *slot = place(spec);
+/// The expressions of the next compile attempt and where each comes from (same order, which is
+/// also the Hyperscan id). The first attempt keeps the patterns' order (the database is the one
+/// the patterns always gave); after a refusal, regex expressions still on trial go first,
+/// longest first (the ones Hyperscan may refuse as too large), so the next refusal costs little
+/// and an expression Hyperscan already took is not analysed again before it.
+fn attempt(
+    drafts: &[Option<Draft>],
+    fixed: &[(String, PatternFlags, PatternId)],
+    trial_first: bool,
+) -> Result<(Vec<Slot>, Vec<Pattern>), MatcherError> {
+    let mut canonical: Vec<Slot> = Vec::new();
+    let mut fi = 0;
+    for (pi, d) in drafts.iter().enumerate() {
+        match d {
+            Some(d) => canonical.extend((0..d.leaves.len()).map(|li| Slot::Leaf(pi, li))),
+            None => {
+                while fixed.get(fi).is_some_and(|f| f.2 .0 as usize == pi) {
+                    canonical.push(Slot::Fixed(fi));
+                    fi += 1;
+                }
             }
         }
     }
-    out
+    let leaf_of = |slot: &Slot| match *slot {
+        Slot::Leaf(pi, li) => drafts
+            .get(pi)
+            .and_then(Option::as_ref)
+            .and_then(|d| d.leaves.get(li)),
+        Slot::Fixed(_) => None,
+    };
+    let order: Vec<Slot> = if trial_first {
+        let mut trial: Vec<(usize, Slot)> = canonical
+            .iter()
+            .filter_map(|s| {
+                leaf_of(s)
+                    .filter(|l| !l.verified)
+                    .map(|l| (l.expr.len(), *s))
+            })
+            .collect();
+        // Stable: equal lengths keep pattern order, so attempts are deterministic.
+        trial.sort_by_key(|t| std::cmp::Reverse(t.0));
+        let rest = canonical
+            .iter()
+            .filter(|s| leaf_of(s).is_none_or(|l| l.verified))
+            .copied();
+        trial.into_iter().map(|(_, s)| s).chain(rest).collect()
+    } else {
+        canonical
+    };
+    let mut exprs = Vec::with_capacity(order.len());
+    for (k, slot) in order.iter().enumerate() {
+        let mut pat = match *slot {
+            Slot::Leaf(..) => {
+                let leaf = leaf_of(slot).ok_or_else(|| internal("draft leaf"))?;
+                Pattern::with_flags(&leaf.expr, leaf.flags).map_err(hs_err(&leaf.expr))?
+            }
+            Slot::Fixed(fi) => {
+                let (e, f, _) = fixed.get(fi).ok_or_else(|| internal("literal slot"))?;
+                Pattern::with_flags(e, *f).map_err(hs_err("literal"))?
+            }
+        };
+        pat.id = Some(k);
+        exprs.push(pat);
+    }
+    Ok((order, exprs))
 }
 
-/// Tries one regex alone: as is; else split into pieces Hyperscan takes exactly (see `split`);
-/// else as a prefilter. `None` = PCRE2 only.
+fn internal(what: &str) -> MatcherError {
+    MatcherError {
+        pattern: String::from("<set>"),
+        message: format!("internal: missing {what}"),
+    }
+}
+
+/// How far a regex has gone down the placement order: exactly as itself or as pieces whose union
+/// is it; else as a `HS_FLAG_PREFILTER` candidate; else PCRE2 only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Exact,
+    Prefilter,
+    PcreOnly,
+}
+
+/// A Hyperscan expression a regex is placed as, on trial until a compile attempt took it.
+#[derive(Debug, Clone)]
+struct Leaf {
+    expr: String,
+    flags: PatternFlags,
+    /// How many times the regex was halved to get here (see [`MAX_SPLIT_DEPTH`]).
+    depth: u32,
+    verified: bool,
+}
+
+/// Where one regex currently stands while its set compiles.
+#[derive(Debug, Clone)]
+struct Draft {
+    stage: Stage,
+    leaves: Vec<Leaf>,
+}
+
+impl Draft {
+    fn exact(p: &str) -> Draft {
+        Draft {
+            stage: Stage::Exact,
+            leaves: expand(p, 0),
+        }
+    }
+
+    fn prefilter(p: &str) -> Draft {
+        Draft {
+            stage: Stage::Prefilter,
+            leaves: vec![Leaf {
+                expr: p.to_owned(),
+                flags: base_flags() | PatternFlags::PREFILTER,
+                depth: 0,
+                verified: false,
+            }],
+        }
+    }
+
+    /// The finished draft as the reference [`classify`] states placements.
+    #[cfg(test)]
+    fn placement(&self) -> Placement {
+        let confirm = match self.stage {
+            Stage::Exact => Confirm::IfNewline,
+            Stage::Prefilter => Confirm::Always,
+            Stage::PcreOnly => return None,
+        };
+        let exprs = self.leaves.iter().map(|l| (l.expr.clone(), l.flags));
+        Some((exprs.collect(), confirm))
+    }
+
+    fn pcre_only() -> Draft {
+        Draft {
+            stage: Stage::PcreOnly,
+            leaves: Vec::new(),
+        }
+    }
+
+    /// Hyperscan refused leaf `i` (of regex `p`) with `msg`: take the next step. The order is
+    /// that of trying each expression alone: `ALLOWEMPTY` when asked for; a too-large piece is
+    /// halved at its widest alternation while the depth allows; any other refusal of an exact
+    /// piece sends the whole regex to the prefilter, and a refused prefilter to PCRE2 only.
+    fn refused(&mut self, p: &str, i: usize, msg: &str) {
+        let Some(leaf) = self.leaves.get_mut(i) else {
+            return;
+        };
+        if msg.contains("ALLOWEMPTY") && !leaf.flags.contains(PatternFlags::ALLOWEMPTY) {
+            leaf.flags |= PatternFlags::ALLOWEMPTY;
+            return;
+        }
+        match self.stage {
+            Stage::Exact => {
+                if msg.contains("too large") && leaf.depth < MAX_SPLIT_DEPTH {
+                    if let Some(s) = split::split(&leaf.expr) {
+                        let (d, mid) = (leaf.depth + 1, s.mid());
+                        let mut halves = expand(&s.piece(0..mid), d);
+                        halves.extend(expand(&s.piece(mid..s.len()), d));
+                        self.leaves.splice(i..=i, halves);
+                        return;
+                    }
+                }
+                *self = Draft::prefilter(p);
+            }
+            Stage::Prefilter | Stage::PcreOnly => *self = Draft::pcre_only(),
+        }
+    }
+}
+
+/// `p` as leaves at `depth`: itself, or (below the depth limit, when longer than
+/// [`PRESPLIT_BYTES`]) the halves of its widest alternation without asking Hyperscan first.
+fn expand(p: &str, depth: u32) -> Vec<Leaf> {
+    if depth > 0 && depth < MAX_SPLIT_DEPTH && p.len() > PRESPLIT_BYTES {
+        if let Some(s) = split::split(p) {
+            let mid = s.mid();
+            let mut out = expand(&s.piece(0..mid), depth + 1);
+            out.extend(expand(&s.piece(mid..s.len()), depth + 1));
+            return out;
+        }
+    }
+    vec![Leaf {
+        expr: p.to_owned(),
+        flags: base_flags(),
+        depth,
+        verified: false,
+    }]
+}
+
+/// How deep a regex may be halved: at most 4 pieces. Measured (perf/runs/*-matcher): CRS
+/// 3.3.4's too-large command lists split into 2 pieces each and scan 5x faster than as
+/// prefilters, while v4's evasion-interleaved lists need ~12 NFA-heavy pieces each and then
+/// scan about 2x slower than prefilter + PCRE2; deeper splits are not worth it.
+const MAX_SPLIT_DEPTH: u32 = 2;
+
+/// Pieces longer than this are halved before Hyperscan is even asked: in libhs 5.4 the CRS
+/// v4 command-list patterns fail as "too large" from about 4.5 KB and pass below about 3.5 KB,
+/// and a failed attempt on a big pattern costs a tenth of a second.
+const PRESPLIT_BYTES: usize = 3_000;
+
+/// The reference placement [`PatternSetBuilder::compile_fresh`] must reproduce: Hyperscan
+/// expressions with flags and their confirmation, or `None` = PCRE2 only.
+#[cfg(test)]
+type Placement = Option<(Vec<(String, PatternFlags)>, Confirm)>;
+
+#[cfg(test)]
+thread_local! {
+    /// The placement of every pattern of the last set this thread compiled, for the tests.
+    static LAST_PLACEMENTS: std::cell::RefCell<Vec<Placement>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reference placement by trial compiles of `p` alone (the former build path, kept as the
+/// oracle of the tests): as is; else split into exact pieces; else as a prefilter.
+#[cfg(test)]
 fn classify(p: &str) -> Placement {
     if let Some(pieces) = exact_pieces(p, 0) {
         return Some((pieces, Confirm::IfNewline));
@@ -444,19 +672,9 @@ fn classify(p: &str) -> Placement {
     Some((vec![(p.to_owned(), flags)], Confirm::Always))
 }
 
-/// How deep `exact_pieces` may halve: at most 4 pieces. Measured (perf/runs/*-matcher): CRS
-/// 3.3.4's too-large command lists split into 2 pieces each and scan 5x faster than as
-/// prefilters, while v4's evasion-interleaved lists need ~12 NFA-heavy pieces each and then
-/// scan about 2x slower than prefilter + PCRE2; deeper splits are not worth it.
-const MAX_SPLIT_DEPTH: u32 = 2;
-
-/// Pieces longer than this are halved before Hyperscan is even asked: in libhs 5.4 the CRS
-/// v4 command-list patterns fail as "too large" from about 4.5 KB and pass below about 3.5 KB,
-/// and a failed attempt on a big pattern costs seconds.
-const PRESPLIT_BYTES: usize = 3_000;
-
 /// `p` as Hyperscan expressions matched exactly (no prefilter) whose union is `p`: `p` itself,
 /// or, when Hyperscan finds it too large, the halves of its widest alternation, recursively.
+#[cfg(test)]
 fn exact_pieces(p: &str, depth: u32) -> Option<Vec<(String, PatternFlags)>> {
     let halves = |s: split::Split<'_>| -> Option<Vec<(String, PatternFlags)>> {
         let mid = s.mid();
@@ -480,6 +698,7 @@ fn exact_pieces(p: &str, depth: u32) -> Option<Vec<(String, PatternFlags)>> {
 
 /// Compiles `p` alone with `flags`, adding `ALLOWEMPTY` when Hyperscan asks for it; the flags
 /// that worked, or Hyperscan's message.
+#[cfg(test)]
 fn try_compile(p: &str, flags: PatternFlags) -> Result<PatternFlags, String> {
     let mut last = String::new();
     for flags in [flags, flags | PatternFlags::ALLOWEMPTY] {
@@ -557,10 +776,13 @@ pub struct SetStats {
     pub db_bytes: usize,
     /// Wall time of `build`/`build_cached`.
     pub build_time: Duration,
-    /// Of which: trying each regex alone to place it (zero when loaded from the cache).
+    /// Of which: placing the regexes, i.e. the compile attempts Hyperscan refused (zero when
+    /// loaded from the cache).
     pub classify_time: Duration,
     /// Of which: compiling the one multi-pattern database (zero when loaded from the cache).
     pub hs_compile_time: Duration,
+    /// Compile attempts of the database (each refusal of a regex costs one; 0 when loaded).
+    pub attempts: u32,
     /// Whether the disk cache was used.
     pub cache: CacheUse,
 }

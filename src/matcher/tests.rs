@@ -491,3 +491,107 @@ fn memo_skips_answers_shaped_by_the_match_limit() {
     assert_eq!(s.counters().memo_hits, 0);
     assert_eq!(s.counters().limit_hits, 2, "each repeat counted again");
 }
+
+fn placements_of(patterns: &[&str]) -> (PatternSet, Vec<Placement>) {
+    let mut b = PatternSetBuilder::new();
+    for p in patterns {
+        b.add_regex(p).expect("rx");
+    }
+    let set = b.build().expect("build");
+    (set, LAST_PLACEMENTS.with(|c| c.borrow().clone()))
+}
+
+#[test]
+fn refusals_take_the_same_steps_as_trial_compiles() {
+    // Each placement path once: exact, ALLOWEMPTY, prefilter (lookahead, end anchor inside),
+    // PCRE2 only (920510's embedded end anchor), refused ones before, between and after.
+    let patterns = [
+        r"(?!z)k",
+        "^abc$",
+        "x?",
+        r"^(?:a(?:,|$)){1,3}$",
+        r"foo|bar",
+        r"a$b",
+        "(?i)select.*from",
+    ];
+    let (set, got) = placements_of(&patterns);
+    let want: Vec<Placement> = patterns.iter().map(|p| classify(p)).collect();
+    assert_eq!(got, want);
+    assert!(set.stats().attempts > 1, "{:?}", set.stats());
+    assert_eq!(
+        got.get(2)
+            .cloned()
+            .flatten()
+            .map(|(e, _)| e[0].1.contains(PatternFlags::ALLOWEMPTY)),
+        Some(true)
+    );
+    assert_eq!(got.get(3), Some(&None));
+}
+
+/// Every `@rx` of CRS v3.3.4 and v4.28.0, one set per rule file: the placement found by
+/// compile attempts equals the one trial compiles of each pattern alone give (pieces,
+/// prefilters, flags), and the too-large command lists really are refused, split and
+/// prefiltered on the way.
+#[test]
+fn crs_placement_equals_trial_compiles() {
+    #[path = "../../tests/it/crs_rx.rs"]
+    mod crs_rx;
+    let crs = crs_rx::crs_root();
+    let files: Vec<std::path::PathBuf> = ["v3.3.4/rules", "v4.28.0/rules"]
+        .iter()
+        .flat_map(|d| crs_rx::conf_files(&crs.join(d)))
+        .collect();
+    // (patterns, attempts, prefiltered, split) per file; files on two threads, as trial
+    // compiles of the reference take seconds.
+    let check = |f: &std::path::PathBuf| -> [usize; 4] {
+        let text = std::fs::read_to_string(f).expect("read rules");
+        let mut patterns = crs_rx::rx_patterns(&text);
+        patterns.sort();
+        patterns.dedup();
+        if patterns.is_empty() {
+            return [0; 4];
+        }
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let (set, got) = placements_of(&refs);
+        assert_eq!(got.len(), patterns.len());
+        let mut split = 0;
+        for (p, g) in patterns.iter().zip(&got) {
+            let want = classify(p);
+            assert_eq!(g, &want, "{}: {}", f.display(), &p[..p.len().min(100)]);
+            split += usize::from(g.as_ref().is_some_and(|(e, _)| e.len() > 1));
+        }
+        let st = set.stats();
+        [patterns.len(), st.attempts as usize, st.prefiltered, split]
+    };
+    let sums: Vec<[usize; 4]> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                let (files, check) = (&files, &check);
+                sc.spawn(move || {
+                    files
+                        .iter()
+                        .skip(t)
+                        .step_by(2)
+                        .map(check)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("checker thread"))
+            .collect()
+    });
+    let [total, attempts, prefiltered, split] = sums.iter().fold([0; 4], |mut a, r| {
+        for (x, y) in a.iter_mut().zip(r) {
+            *x += y;
+        }
+        a
+    });
+    assert!(total > 500, "{total}");
+    assert!(attempts > 40, "refusals: {attempts} attempts");
+    assert!(
+        prefiltered > 0 && split > 0,
+        "{prefiltered} prefiltered, {split} split"
+    );
+}
