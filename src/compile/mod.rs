@@ -750,14 +750,14 @@ fn build_groups(rules: &mut [Rule], opts: &CompileOptions) -> Result<Vec<Group>,
         r.prefilter = pid.map(|p| (gi as u16, p));
     }
     let mut groups = Vec::new();
-    for ((transforms, _), b) in chains.into_iter().zip(builders) {
-        let set = b
-            .build_cached(opts.cache_dir.as_deref())
-            .map_err(|e| CompileError {
-                rule_id: None,
-                span: None,
-                message: format!("building the pattern database: {e}"),
-            })?;
+    // All groups at once: the Hyperscan compiles spread over the CPUs (cold start-up, issue #4).
+    let sets = crate::eval::leaf::matcher::build_all(builders, opts.cache_dir.as_deref());
+    for ((transforms, _), set) in chains.into_iter().zip(sets) {
+        let set = set.map_err(|e| CompileError {
+            rule_id: None,
+            span: None,
+            message: format!("building the pattern database: {e}"),
+        })?;
         groups.push(Group { transforms, set });
     }
     Ok(groups)

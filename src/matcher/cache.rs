@@ -30,6 +30,7 @@ pub(super) struct Plan {
 }
 
 /// The identity of a set: format version, libhs version and every pattern, encoded.
+#[derive(PartialEq, Eq, Hash)]
 pub(super) struct Key {
     bytes: Vec<u8>,
 }

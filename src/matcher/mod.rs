@@ -18,12 +18,16 @@ mod memo;
 mod pcre;
 mod split;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hyperscan::{BlockDatabase, Builder, Matching, Pattern, PatternFlags, Patterns};
+use hyperscan::{
+    BlockDatabase, Builder, Matching, Pattern, PatternFlags, Patterns, SerializedDatabase,
+};
 
 pub use pcre::{CAPTURE_SLOTS, DEFAULT_MATCH_LIMIT};
 
@@ -372,6 +376,41 @@ impl PatternSetBuilder {
         set.stats.classify_time = t0.elapsed().saturating_sub(hs_compile_time);
         set.stats.hs_compile_time = hs_compile_time;
         set.stats.attempts = attempts;
+        Ok(set)
+    }
+
+    /// A rough compile cost, to start the costliest sets first: regex bytes dominate.
+    fn cost(&self) -> usize {
+        self.specs
+            .iter()
+            .map(|s| match s {
+                Spec::Regex(p) => p.len(),
+                Spec::Phrases(list) => list.iter().map(Vec::len).sum::<usize>() / 8,
+                Spec::Literal(lit, _) => lit.len() / 8,
+            })
+            .sum()
+    }
+
+    /// The set `other` (built from the same patterns) with this builder's PCRE2 codes and a copy
+    /// of its database: no compile, no cache file.
+    fn copy_of(self, other: &PatternSet) -> Result<PatternSet, MatcherError> {
+        let start = Instant::now();
+        let db = match &other.db {
+            Some(db) => {
+                let blob = db.serialize().map_err(hs_err("<copy>"))?;
+                let db: BlockDatabase = blob.deserialize().map_err(hs_err("<copy>"))?;
+                Some(db)
+            }
+            None => None,
+        };
+        let mut set = self.assemble(cache::Plan {
+            db,
+            db_bytes: other.stats.db_bytes,
+            entries: other.entries.clone(),
+            pcre_only: other.pcre_only.clone(),
+        })?;
+        set.stats.cache = CacheUse::Shared;
+        set.stats.build_time = start.elapsed();
         Ok(set)
     }
 
@@ -745,6 +784,89 @@ fn literal_expr(lit: &[u8], kind: LiteralKind) -> (String, PatternFlags) {
     (expr, flags)
 }
 
+/// Builds every builder as [`PatternSetBuilder::build_cached`] does; results in the builders'
+/// order. Each Hyperscan compile runs on one thread, so the sets are spread over the available
+/// CPUs, costliest first (the longest compile starts at once and the short ones fill in around
+/// it). A builder with the same patterns as an earlier one gets a copy of that one's database
+/// instead of a compile (or a cache load) of its own.
+pub fn build_all(
+    builders: Vec<PatternSetBuilder>,
+    cache_dir: Option<&Path>,
+) -> Vec<Result<PatternSet, MatcherError>> {
+    let n = builders.len();
+    let mut first: HashMap<cache::Key, usize> = HashMap::new();
+    let original: Vec<usize> = builders
+        .iter()
+        .enumerate()
+        .map(|(i, b)| *first.entry(cache::Key::new(&b.specs)).or_insert(i))
+        .collect();
+    let mut order: Vec<(usize, usize)> = builders
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| original.get(*i) == Some(i))
+        .map(|(i, b)| (b.cost(), i))
+        .collect();
+    order.sort_by_key(|&(cost, i)| (std::cmp::Reverse(cost), i));
+    let slots: Vec<Mutex<Option<PatternSetBuilder>>> =
+        builders.into_iter().map(|b| Mutex::new(Some(b))).collect();
+    let results: Vec<Mutex<Option<Result<PatternSet, MatcherError>>>> =
+        (0..n).map(|_| Mutex::new(None)).collect();
+    let take = |i: usize| slots.get(i).and_then(|m| m.lock().ok()?.take());
+    let put = |i: usize, r: Result<PatternSet, MatcherError>| {
+        if let Some(mut slot) = results.get(i).and_then(|m| m.lock().ok()) {
+            *slot = Some(r);
+        }
+    };
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        let Some(&(_, i)) = order.get(k) else {
+            break;
+        };
+        if let Some(b) = take(i) {
+            put(i, b.build_cached(cache_dir));
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(order.len());
+    if threads > 1 {
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..threads).map(|_| sc.spawn(work)).collect();
+            // A worker that panicked (it cannot, short of OOM) leaves its builder in place:
+            // the serial pass below builds it.
+            for h in handles {
+                let _ = h.join();
+            }
+        });
+    }
+    // Copies of the originals, and anything a worker did not get to.
+    for i in 0..n {
+        let Some(b) = take(i) else {
+            continue;
+        };
+        let src = original.get(i).copied().filter(|&s| s != i);
+        let r = match src.and_then(|s| results.get(s)).and_then(|m| m.lock().ok()) {
+            Some(done) => match done.as_ref() {
+                Some(Ok(set)) => b.copy_of(set),
+                Some(Err(e)) => Err(e.clone()),
+                None => b.build_cached(cache_dir),
+            },
+            None => b.build_cached(cache_dir),
+        };
+        put(i, r);
+    }
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(internal("set of build_all")))
+        })
+        .collect()
+}
+
 /// Whether a set came from the disk cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheUse {
@@ -759,6 +881,8 @@ pub enum CacheUse {
     },
     /// Compiled; writing the cache failed for the given reason.
     StoreFailed(String),
+    /// Same patterns as another set of the same [`build_all`] call: a copy of its database.
+    Shared,
 }
 
 /// Build figures of one set, for logs and benchmarks.

@@ -595,3 +595,43 @@ fn crs_placement_equals_trial_compiles() {
         "{prefiltered} prefiltered, {split} split"
     );
 }
+
+#[test]
+fn build_all_keeps_order_and_copies_repeated_sets() {
+    let make = |rx: &[&str], lit: &[u8]| {
+        let mut b = PatternSetBuilder::new();
+        for r in rx {
+            b.add_regex(r).expect("rx");
+        }
+        b.add_literal(lit, LiteralKind::Contains).expect("lit");
+        b
+    };
+    let builders = vec![
+        make(&["^ab+c$", r"(?i)select\s+from"], b"zz"),
+        make(&["x(?!y)"], b"q"),
+        make(&["^ab+c$", r"(?i)select\s+from"], b"zz"),
+        PatternSetBuilder::new(),
+    ];
+    let dir = tmpdir("build-all");
+    let sets: Vec<PatternSet> = build_all(builders, Some(&dir))
+        .into_iter()
+        .map(|r| r.expect("build"))
+        .collect();
+    assert_eq!(sets.len(), 4);
+    assert!(matches!(sets[0].stats().cache, CacheUse::Stored { .. }));
+    assert_eq!(sets[2].stats().cache, CacheUse::Shared);
+    assert_eq!(sets[1].stats().prefiltered, 1);
+    for s in [&sets[0], &sets[2]] {
+        assert_eq!(scan_all(s, b"abbbc"), ids(&[0]));
+        assert_eq!(scan_all(s, b"SELECT  FROM zz"), ids(&[1, 2]));
+    }
+    assert_eq!(scan_all(&sets[1], b"xz"), ids(&[0]));
+    assert_eq!(scan_all(&sets[1], b"xyq"), ids(&[1]));
+    assert!(sets[3].is_empty());
+    assert_eq!(scan_all(&sets[3], b"anything"), vec![]);
+    // A second start-up loads every distinct set from the cache.
+    let again = build_all(vec![make(&["x(?!y)"], b"q")], Some(&dir));
+    let again = again.into_iter().next().expect("one").expect("build");
+    assert_eq!(again.stats().cache, CacheUse::Loaded);
+    let _ = std::fs::remove_dir_all(&dir);
+}
