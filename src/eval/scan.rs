@@ -167,7 +167,7 @@ impl ScanCache {
                 return i;
             }
         }
-        let i = self.push(value);
+        let i = self.push(value, origin);
         let Self {
             sets, entries, tmp, ..
         } = self;
@@ -191,8 +191,9 @@ impl ScanCache {
         i
     }
 
-    /// Claims the next entry (reusing its buffers) for `value`.
-    fn push(&mut self, value: &[u8]) -> usize {
+    /// Claims the next entry (reusing its buffers) for `value`; the original bytes are kept
+    /// only when the entry is keyed on them (`origin == 0`).
+    fn push(&mut self, value: &[u8], origin: u32) -> usize {
         if self.live == self.entries.len() {
             self.entries.push(Entry::default());
         }
@@ -200,7 +201,9 @@ impl ScanCache {
         self.live += 1;
         let e = &mut self.entries[i];
         e.orig.clear();
-        e.orig.extend_from_slice(value);
+        if origin == 0 {
+            e.orig.extend_from_slice(value);
+        }
         e.transformed.clear();
         e.cands.clear();
         i

@@ -8,11 +8,8 @@
 //! key and result buffers keep their capacity, so steady-state lookups and inserts allocate
 //! nothing. Refuses: hash-only matches (every hit compares the full key), values longer than
 //! [`MAX_VALUE`] (rare, and expensive to store), answers a match-limit abort produced (the caller
-//! decides; see `PatternSet::scan`). The hash is seeded per memo (`RandomState`), so a client
+//! decides; see `PatternSet::scan`). The hash is seeded per memo (`crate::fasthash`), so a client
 //! cannot aim collisions at a shard; the worst a flood does is evict entries.
-
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 
 use super::Candidate;
 
@@ -33,7 +30,7 @@ struct Entry {
 /// The memo of one (set, scratch) pair.
 #[derive(Debug)]
 pub(crate) struct Memo {
-    state: RandomState,
+    seed: u64,
     /// `2 * BUCKETS` entries, way 0 and way 1 of bucket `b` at `2b` and `2b + 1`; empty until the
     /// first insert.
     table: Vec<Entry>,
@@ -44,7 +41,7 @@ pub(crate) struct Memo {
 impl Memo {
     pub(crate) fn new() -> Self {
         Memo {
-            state: RandomState::new(),
+            seed: crate::fasthash::random_seed(),
             table: Vec::new(),
             mru: Vec::new(),
         }
@@ -52,7 +49,7 @@ impl Memo {
 
     /// The hash of `value` as this memo keys it, never 0.
     pub(crate) fn hash(&self, value: &[u8]) -> u64 {
-        self.state.hash_one(value).max(1)
+        crate::fasthash::hash(self.seed, value).max(1)
     }
 
     /// The slot holding `value`, if any.
@@ -77,7 +74,7 @@ impl Memo {
     }
 
     fn bucket(hash: u64) -> usize {
-        // Low bits of a SipHash output are as good as any.
+        // The hash's final fold spreads every input bit over the low bits.
         (hash as usize) & (BUCKETS - 1)
     }
 
