@@ -414,9 +414,18 @@ impl Transaction {
     /// transformed value to `hits` (one per matching stage with multiMatch). MATCHED_VAR is the
     /// transformed value, as in libmodsecurity3.
     fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value, hits: &mut Vec<Vec<u8>>) {
-        if let Some((g, pid)) = rule.prefilter {
+        let var = match &v.name {
+            Name::Var(var) | Name::Keyed(var, _) => Some(*var),
+            Name::Text(_) => None,
+        };
+        let scanned = rule
+            .prefilter
+            .as_ref()
+            .zip(var)
+            .and_then(|(pf, var)| pf.for_var(var));
+        if let Some((g, pid)) = scanned {
             let i = self.scan.lookup_at(rs, g, &v.data, v.origin);
-            let hit = self.scan.hit(i, pid);
+            let hit = self.scan.hit(rs, g, i, pid);
             if hit && rule.capture {
                 match &rule.op {
                     Op::Rx(_) => {
