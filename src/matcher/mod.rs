@@ -259,6 +259,16 @@ impl PatternSetBuilder {
     /// missing, corrupt or mismatched cache file means "compile"; a cache that cannot be written
     /// is skipped silently (see [`SetStats::cache`]).
     pub fn build_cached(self, cache_dir: Option<&Path>) -> Result<PatternSet, MatcherError> {
+        self.build_with(cache_dir, &Facts::default())
+    }
+
+    /// [`PatternSetBuilder::build_cached`] sharing what Hyperscan said about single expressions
+    /// with the other sets of a [`build_all`] call.
+    fn build_with(
+        self,
+        cache_dir: Option<&Path>,
+        facts: &Facts,
+    ) -> Result<PatternSet, MatcherError> {
         let start = Instant::now();
         let key = cache::Key::new(&self.specs);
         if let Some(dir) = cache_dir {
@@ -270,7 +280,7 @@ impl PatternSetBuilder {
                     return Ok(set);
                 }
                 Err(why) => {
-                    let mut set = self.compile_fresh()?;
+                    let mut set = self.compile_fresh(facts)?;
                     set.stats.cache = match cache::store(dir, &key, &set) {
                         Ok(()) => CacheUse::Stored { rebuilt: why },
                         Err(e) => CacheUse::StoreFailed(e.to_string()),
@@ -280,7 +290,7 @@ impl PatternSetBuilder {
                 }
             }
         }
-        let mut set = self.compile_fresh()?;
+        let mut set = self.compile_fresh(facts)?;
         set.stats.build_time = start.elapsed();
         Ok(set)
     }
@@ -293,7 +303,7 @@ impl PatternSetBuilder {
     /// prefilter, PCRE2 only). Expressions on trial go first, so a refusal comes early. The
     /// result is the placement trial compiles of each regex alone would give (checked against
     /// [`classify`] over the CRS in the tests), for the cost of one compile plus the refusals.
-    fn compile_fresh(self) -> Result<PatternSet, MatcherError> {
+    fn compile_fresh(self, facts: &Facts) -> Result<PatternSet, MatcherError> {
         let t0 = Instant::now();
         let mut drafts: Vec<Option<Draft>> = self
             .specs
@@ -323,6 +333,7 @@ impl PatternSetBuilder {
         }
         let mut attempts = 0u32;
         let (db, order) = loop {
+            facts.apply(&mut drafts, &self.specs);
             let (order, exprs) = attempt(&drafts, &fixed, attempts > 0)?;
             if order.is_empty() {
                 break (None, order);
@@ -340,6 +351,7 @@ impl PatternSetBuilder {
                             message: msg,
                         });
                     };
+                    facts.record(&drafts, &order, i, &msg);
                     // Everything Hyperscan took before the refused expression passed parsing
                     // and graph analysis: no longer on trial.
                     for s in order.iter().take(i) {
@@ -534,6 +546,74 @@ fn compile_error_parts(e: &hyperscan::Error) -> (String, Option<usize>) {
             (ce.message().to_owned(), ce.expression())
         }
         other => (other.to_string(), None),
+    }
+}
+
+/// What Hyperscan said about single expressions (by expression and flags) while sets compiled:
+/// `None` = taken (passed parsing and graph analysis), else the refusal. Shared by the sets of
+/// one [`build_all`] call, so a CRS command list that several variable classes hold is refused
+/// once, not once per set (the refusal is a property of the expression alone, as the
+/// placement itself assumes).
+#[derive(Default)]
+struct Facts(Mutex<HashMap<(u32, String), Option<String>>>);
+
+impl Facts {
+    /// Moves every draft past what is known about its expressions on trial.
+    fn apply(&self, drafts: &mut [Option<Draft>], specs: &[Spec]) {
+        let Ok(known) = self.0.lock() else {
+            return;
+        };
+        if known.is_empty() {
+            return;
+        }
+        for (d, spec) in drafts.iter_mut().zip(specs) {
+            let (Some(d), Spec::Regex(p)) = (d, spec) else {
+                continue;
+            };
+            // Each known refusal advances the draft, each known taking verifies a leaf: bounded.
+            loop {
+                let hit = d.leaves.iter().enumerate().find_map(|(i, l)| {
+                    let fact = known.get(&(l.flags.bits(), l.expr.clone()));
+                    fact.filter(|_| !l.verified).map(|f| (i, f.clone()))
+                });
+                match hit {
+                    Some((i, None)) => {
+                        if let Some(l) = d.leaves.get_mut(i) {
+                            l.verified = true;
+                        }
+                    }
+                    Some((i, Some(msg))) => d.refused(p, i, &msg),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Records an attempt refused at `order[refused]` with `msg`: what came before was taken.
+    fn record(&self, drafts: &[Option<Draft>], order: &[Slot], refused: usize, msg: &str) {
+        let Ok(mut known) = self.0.lock() else {
+            return;
+        };
+        for (k, slot) in order.iter().enumerate().take(refused + 1) {
+            let Slot::Leaf(pi, li) = *slot else {
+                continue;
+            };
+            let Some(l) = drafts
+                .get(pi)
+                .and_then(Option::as_ref)
+                .and_then(|d| d.leaves.get(li))
+            else {
+                continue;
+            };
+            if k < refused {
+                known
+                    .entry((l.flags.bits(), l.expr.clone()))
+                    .or_insert(None);
+            } else if !l.verified {
+                // A leaf taken before and refused now is refused by the combination, not alone.
+                known.insert((l.flags.bits(), l.expr.clone()), Some(msg.to_owned()));
+            }
+        }
     }
 }
 
@@ -874,6 +954,7 @@ pub fn build_all(
             *slot = Some(r);
         }
     };
+    let facts = Facts::default();
     let next = AtomicUsize::new(0);
     let work = || loop {
         let k = next.fetch_add(1, Ordering::Relaxed);
@@ -881,7 +962,7 @@ pub fn build_all(
             break;
         };
         if let Some(b) = take(i) {
-            put(i, b.build_cached(cache_dir));
+            put(i, b.build_with(cache_dir, &facts));
         }
     };
     let threads = std::thread::available_parallelism()
@@ -907,9 +988,9 @@ pub fn build_all(
             Some(done) => match done.as_ref() {
                 Some(Ok(set)) => b.copy_of(set),
                 Some(Err(e)) => Err(e.clone()),
-                None => b.build_cached(cache_dir),
+                None => b.build_with(cache_dir, &facts),
             },
-            None => b.build_cached(cache_dir),
+            None => b.build_with(cache_dir, &facts),
         };
         put(i, r);
     }

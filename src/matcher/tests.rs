@@ -636,3 +636,34 @@ fn build_all_keeps_order_and_copies_repeated_sets() {
     assert_eq!(again.stats().cache, CacheUse::Loaded);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn refusals_learned_by_one_set_are_not_paid_again_by_the_next() {
+    let make = |extra: &str| {
+        let mut b = PatternSetBuilder::new();
+        for p in [r"k(?!z)", r"^(?:a(?:,|$)){1,3}$", "x?", extra] {
+            b.add_regex(p).expect("rx");
+        }
+        b
+    };
+    let facts = Facts::default();
+    let first = make("^one$").compile_fresh(&facts).expect("first");
+    let first_placed = LAST_PLACEMENTS.with(|c| c.borrow().clone());
+    let second = make("^two$").compile_fresh(&facts).expect("second");
+    let second_placed = LAST_PLACEMENTS.with(|c| c.borrow().clone());
+    assert!(first.stats().attempts > 1, "{:?}", first.stats());
+    assert_eq!(second.stats().attempts, 1, "{:?}", second.stats());
+    for (placed, last) in [(first_placed, "^one$"), (second_placed, "^two$")] {
+        let want: Vec<Placement> = [r"k(?!z)", r"^(?:a(?:,|$)){1,3}$", "x?", last]
+            .iter()
+            .map(|p| classify(p))
+            .collect();
+        assert_eq!(placed, want);
+    }
+    for s in [&first, &second] {
+        // `x?` matches every value.
+        assert_eq!(scan_all(s, b"kz"), ids(&[2]));
+        assert_eq!(scan_all(s, b"ka"), ids(&[0, 2]));
+        assert_eq!(scan_all(s, b"a,a"), ids(&[1, 2]));
+    }
+}
