@@ -176,6 +176,10 @@ impl ScanCache {
         // A group index outside the rule set (impossible for compiled rules): no pattern matches.
         if let Some(group) = rs.groups.get(usize::from(g)) {
             for t in &group.transforms {
+                // Most steps leave a benign value as it is: a byte search instead of a pass.
+                if t.leaves_unchanged(&e.transformed) {
+                    continue;
+                }
                 t.apply(&e.transformed, tmp);
                 std::mem::swap(&mut e.transformed, tmp);
             }
