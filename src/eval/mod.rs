@@ -141,6 +141,8 @@ pub struct Transaction {
     pub(crate) scan: scan::ScanCache,
     /// While set, rules run for their side effects only (no log line, no disruption).
     pub(crate) quiet: bool,
+    /// Spare collection pairs, refilled by [`Transaction::reset`].
+    pub(crate) pool: crate::body::PairPool,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -152,6 +154,139 @@ impl Transaction {
     /// A fresh transaction.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Forgets everything about the previous transaction, keeping buffer capacities, so a
+    /// recycled transaction is indistinguishable from [`Transaction::new`] (a value leaking
+    /// from one request into the next would be a security bug). The destructuring is
+    /// exhaustive on purpose: a new field does not compile until it is reset here.
+    pub fn reset(&mut self) {
+        let Transaction {
+            method,
+            uri_raw,
+            uri_decoded,
+            filename,
+            basename,
+            query,
+            protocol,
+            request_line,
+            headers,
+            cookies,
+            args_get,
+            args_post,
+            body,
+            body_len,
+            expose_body,
+            files,
+            part_headers,
+            multipart,
+            xml_text,
+            xml_attrs,
+            processor,
+            reqbody_error,
+            reqbody_error_msg,
+            remote_addr,
+            remote_port,
+            server_addr,
+            server_port,
+            unique_id,
+            hostname,
+            response_status,
+            response_protocol,
+            response_headers,
+            response_body,
+            expose_response_body,
+            tx,
+            other_colls,
+            matched_var,
+            matched_var_name,
+            matched_vars,
+            highest_severity,
+            engine,
+            removed_ids,
+            removed_tags,
+            removed_msgs,
+            removed_targets,
+            forced_processor,
+            force_body_var,
+            body_access,
+            response_body_access,
+            allow,
+            disruption,
+            logged,
+            log_lines,
+            buf_a,
+            buf_b,
+            scan,
+            quiet,
+            pool,
+        } = self;
+        for b in [
+            method,
+            uri_raw,
+            uri_decoded,
+            filename,
+            basename,
+            query,
+            protocol,
+            request_line,
+            body,
+            reqbody_error_msg,
+            remote_addr,
+            server_addr,
+            unique_id,
+            hostname,
+            response_protocol,
+            response_body,
+            matched_var,
+            buf_a,
+            buf_b,
+        ] {
+            b.clear();
+        }
+        for list in [
+            headers,
+            cookies,
+            args_get,
+            args_post,
+            part_headers,
+            response_headers,
+        ] {
+            pool.recycle(list);
+        }
+        *body_len = 0;
+        *expose_body = false;
+        files.clear();
+        *multipart = None;
+        xml_text.clear();
+        xml_attrs.clear();
+        *processor = None;
+        *reqbody_error = false;
+        *remote_port = 0;
+        *server_port = 0;
+        *response_status = None;
+        *expose_response_body = false;
+        tx.clear();
+        other_colls.clear();
+        matched_var_name.clear();
+        matched_vars.clear();
+        *highest_severity = None;
+        *engine = None;
+        removed_ids.clear();
+        removed_tags.clear();
+        removed_msgs.clear();
+        removed_targets.clear();
+        *forced_processor = None;
+        *force_body_var = false;
+        *body_access = None;
+        *response_body_access = None;
+        *allow = None;
+        *disruption = None;
+        logged.clear();
+        log_lines.clear();
+        // The scan cache is lent by the engine and cleared when lent; forget results anyway.
+        scan.clear();
+        *quiet = false;
     }
 
     /// The engine mode in effect (ctl:ruleEngine overrides the configuration).
