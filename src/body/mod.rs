@@ -45,8 +45,10 @@ impl PairPool {
     }
 
     /// Empties `list`, keeping its pairs' buffers (within the bounds) for [`PairPool::take`].
+    /// Pushed in reverse, so refilling the same list takes back each pair in its old place:
+    /// a repeated request finds every buffer already large enough.
     pub fn recycle(&mut self, list: &mut Vec<Pair>) {
-        for p in list.drain(..) {
+        for p in list.drain(..).rev() {
             if self.spare.len() < Self::MAX_SPARE
                 && p.0.capacity() + p.1.capacity() <= Self::MAX_KEPT_BYTES
             {

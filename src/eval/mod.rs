@@ -68,12 +68,18 @@ pub struct Value {
     pub origin: u32,
 }
 
-/// A `ctl:ruleRemoveTarget*` exclusion active for this transaction.
-#[derive(Debug, Clone)]
-enum TargetRemoval {
-    Id(Vec<(u32, u32)>, Target),
-    Tag(String, Target),
-    Msg(String, Target),
+/// A `ctl` action that took effect in this transaction, by where it is written in the rule
+/// set (`rs.rules[rule].ctls[ctl]`): recorded without copying its tag, message or target.
+#[derive(Debug, Clone, Copy)]
+struct CtlRef {
+    rule: usize,
+    ctl: usize,
+}
+
+impl CtlRef {
+    fn get(self, rs: &RuleSet) -> Option<&Ctl> {
+        rs.rules.get(self.rule)?.ctls.get(self.ctl)
+    }
 }
 
 /// All state of one HTTP transaction.
@@ -125,9 +131,10 @@ pub struct Transaction {
     // --- ctl state ---
     engine: Option<EngineMode>,
     removed_ids: Vec<(u32, u32)>,
-    removed_tags: Vec<String>,
-    removed_msgs: Vec<String>,
-    removed_targets: Vec<TargetRemoval>,
+    /// `ctl:ruleRemoveByTag` / `ByMsg` / `ruleRemoveTarget*` in effect.
+    removed_tags: Vec<CtlRef>,
+    removed_msgs: Vec<CtlRef>,
+    removed_targets: Vec<CtlRef>,
     pub(crate) forced_processor: Option<BodyProcessor>,
     pub(crate) force_body_var: bool,
     pub(crate) body_access: Option<bool>,
@@ -155,7 +162,7 @@ pub struct Transaction {
     /// While set, rules run for their side effects only (no log line, no disruption).
     pub(crate) quiet: bool,
     /// Spare collection pairs, refilled by [`Transaction::reset`].
-    pub(crate) pool: crate::body::PairPool,
+    pub(crate) pools: request::Pools,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -239,7 +246,7 @@ impl Transaction {
             visit_scratch,
             scan,
             quiet,
-            pool,
+            pools,
         } = self;
         for b in [
             method,
@@ -271,16 +278,12 @@ impl Transaction {
         values_pool.iter_mut().for_each(Values::clear);
         hits_pool.iter_mut().for_each(Hits::clear);
         visit_scratch.clear();
-        for list in [
-            headers,
-            cookies,
-            args_get,
-            args_post,
-            part_headers,
-            response_headers,
-        ] {
-            pool.recycle(list);
-        }
+        pools.headers.recycle(headers);
+        pools.cookies.recycle(cookies);
+        pools.args_get.recycle(args_get);
+        pools.args_post.recycle(args_post);
+        pools.part_headers.recycle(part_headers);
+        pools.response_headers.recycle(response_headers);
         *body_len = 0;
         *expose_body = false;
         files.clear();
@@ -369,7 +372,7 @@ impl Transaction {
                 continue;
             }
             let rule = &rs.rules[idx];
-            if self.is_removed(rule) {
+            if self.is_removed(rs, rule) {
                 continue;
             }
             self.matched_vars.clear();
@@ -381,8 +384,8 @@ impl Transaction {
             let mut r = Some(idx);
             while let Some(i) = r {
                 let link = &rs.rules[i];
-                for c in &link.ctls {
-                    self.apply_ctl(c);
+                for (ctl, c) in link.ctls.iter().enumerate() {
+                    self.apply_ctl(c, CtlRef { rule: i, ctl });
                 }
                 r = link.chain;
             }
@@ -462,37 +465,31 @@ impl Transaction {
         }
     }
 
-    fn is_removed(&self, rule: &Rule) -> bool {
+    fn is_removed(&self, rs: &RuleSet, rule: &Rule) -> bool {
+        let tag_removed = |c: &CtlRef| match c.get(rs) {
+            Some(Ctl::RuleRemoveByTag(r)) => rule.tags.iter().any(|t| t == r),
+            _ => false,
+        };
+        let msg_removed = |c: &CtlRef| match (c.get(rs), &rule.msg) {
+            (Some(Ctl::RuleRemoveByMsg(r)), Some(m)) => m.text == *r,
+            _ => false,
+        };
         self.removed_ids
             .iter()
             .any(|&(a, b)| rule.id >= a && rule.id <= b)
-            || (!self.removed_tags.is_empty()
-                && rule
-                    .tags
-                    .iter()
-                    .any(|t| self.removed_tags.iter().any(|r| r == t)))
-            || (!self.removed_msgs.is_empty()
-                && rule
-                    .msg
-                    .as_ref()
-                    .is_some_and(|m| self.removed_msgs.contains(&m.text)))
+            || self.removed_tags.iter().any(tag_removed)
+            || self.removed_msgs.iter().any(msg_removed)
     }
 
-    fn apply_ctl(&mut self, c: &Ctl) {
+    fn apply_ctl(&mut self, c: &Ctl, at: CtlRef) {
         match c {
             Ctl::RuleEngine(m) => self.engine = Some(*m),
             Ctl::RuleRemoveById(r) => self.removed_ids.extend(r.iter().copied()),
-            Ctl::RuleRemoveByTag(t) => self.removed_tags.push(t.clone()),
-            Ctl::RuleRemoveByMsg(t) => self.removed_msgs.push(t.clone()),
-            Ctl::RuleRemoveTargetById(r, t) => self
-                .removed_targets
-                .push(TargetRemoval::Id(r.clone(), t.clone())),
-            Ctl::RuleRemoveTargetByTag(tag, t) => self
-                .removed_targets
-                .push(TargetRemoval::Tag(tag.clone(), t.clone())),
-            Ctl::RuleRemoveTargetByMsg(m, t) => self
-                .removed_targets
-                .push(TargetRemoval::Msg(m.clone(), t.clone())),
+            Ctl::RuleRemoveByTag(_) => self.removed_tags.push(at),
+            Ctl::RuleRemoveByMsg(_) => self.removed_msgs.push(at),
+            Ctl::RuleRemoveTargetById(..)
+            | Ctl::RuleRemoveTargetByTag(..)
+            | Ctl::RuleRemoveTargetByMsg(..) => self.removed_targets.push(at),
             Ctl::RequestBodyProcessor(p) => {
                 // Visible at once: CRS 901340 reads REQBODY_PROCESSOR later in phase 1.
                 self.forced_processor = Some(*p);
@@ -526,7 +523,7 @@ impl Transaction {
             for t in &rule.targets {
                 self.collect_into(t, &mut values);
             }
-            values.retain(|v| !self.excluded(rule, starter, starter_id, v.name));
+            values.retain(|v| !self.excluded(rs, rule, starter, starter_id, v.name));
             let mut name = take(&mut self.matched_var_name);
             for i in 0..values.len() {
                 let v = values.get(i);
@@ -564,21 +561,29 @@ impl Transaction {
 
     /// Whether the value named `name` is excluded from `rule` by a `!` target or a
     /// `ctl:ruleRemoveTarget*`.
-    fn excluded(&self, rule: &Rule, starter: &Rule, id: u32, name: NameRef<'_>) -> bool {
+    fn excluded(
+        &self,
+        rs: &RuleSet,
+        rule: &Rule,
+        starter: &Rule,
+        id: u32,
+        name: NameRef<'_>,
+    ) -> bool {
         if rule.exclusions.iter().any(|t| target_covers(t, name)) {
             return true;
         }
         // ctl target removals apply to the whole chain; tags and msg live on the starter.
-        self.removed_targets.iter().any(|r| match r {
-            TargetRemoval::Id(ranges, t) => {
+        self.removed_targets.iter().any(|r| match r.get(rs) {
+            Some(Ctl::RuleRemoveTargetById(ranges, t)) => {
                 ranges.iter().any(|&(a, b)| id >= a && id <= b) && target_covers(t, name)
             }
-            TargetRemoval::Tag(tag, t) => {
+            Some(Ctl::RuleRemoveTargetByTag(tag, t)) => {
                 starter.tags.iter().any(|x| x == tag) && target_covers(t, name)
             }
-            TargetRemoval::Msg(msg, t) => {
+            Some(Ctl::RuleRemoveTargetByMsg(msg, t)) => {
                 starter.msg.as_ref().is_some_and(|m| m.text == *msg) && target_covers(t, name)
             }
+            _ => false,
         })
     }
 

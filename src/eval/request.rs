@@ -7,8 +7,21 @@ use std::io::Write as _;
 
 use super::leaf::body;
 use super::Transaction;
+use crate::body::PairPool;
 use crate::compile::{BodyProcessor, EngineMode, RuleSet};
 use crate::inspect::{Disruption, DisruptiveAction, HttpRequest, HttpResponse};
+
+/// One pair pool per collection: a list refilled from its own pool gets each pair back in
+/// its old place, so a repeated request shape needs no new buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Pools {
+    pub(crate) headers: PairPool,
+    pub(crate) cookies: PairPool,
+    pub(crate) args_get: PairPool,
+    pub(crate) args_post: PairPool,
+    pub(crate) part_headers: PairPool,
+    pub(crate) response_headers: PairPool,
+}
 
 /// Nothing yet: kept so callers can name the request parts type in the future.
 #[derive(Debug)]
@@ -30,7 +43,7 @@ impl Transaction {
                 q,
                 rs.settings.argument_separator,
                 &mut self.args_get,
-                &mut self.pool,
+                &mut self.pools.args_get,
             );
         }
         self.uri_decoded.clear();
@@ -68,17 +81,17 @@ impl Transaction {
             headers,
             cookies,
             hostname,
-            pool,
+            pools,
             ..
         } = self;
-        pool.recycle(headers);
+        pools.headers.recycle(headers);
         req.headers.for_each(|n, v| {
             if n.eq_ignore_ascii_case(b"cookie") {
-                body::cookies::parse_pooled(v, cookies, pool);
+                body::cookies::parse_pooled(v, cookies, &mut pools.cookies);
             } else if n.eq_ignore_ascii_case(b"host") && hostname.is_empty() {
                 set(hostname, v);
             }
-            headers.push(pool.pair(n, v));
+            headers.push(pools.headers.pair(n, v));
         });
         if let Some(id) = req.unique_id {
             set(&mut self.unique_id, id);
@@ -138,7 +151,12 @@ impl Transaction {
         let body = std::mem::take(&mut self.body);
         match self.processor {
             Some(BodyProcessor::UrlEncoded) => {
-                body::urlencoded::parse(&body, rs.settings.argument_separator, &mut self.args_post);
+                body::urlencoded::parse_pooled(
+                    &body,
+                    rs.settings.argument_separator,
+                    &mut self.args_post,
+                    &mut self.pools.args_post,
+                );
                 self.expose_body = true;
             }
             Some(BodyProcessor::Multipart) => {
@@ -219,12 +237,12 @@ impl Transaction {
         self.response_protocol.extend_from_slice(res.version);
         let Self {
             response_headers,
-            pool,
+            pools,
             ..
         } = self;
-        pool.recycle(response_headers);
+        pools.response_headers.recycle(response_headers);
         res.headers
-            .for_each(|n, v| response_headers.push(pool.pair(n, v)));
+            .for_each(|n, v| response_headers.push(pools.response_headers.pair(n, v)));
         let access = self
             .response_body_access_override()
             .unwrap_or(rs.settings.response_body_access);
