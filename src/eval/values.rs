@@ -276,18 +276,16 @@ pub(crate) fn with_number<R>(n: impl std::fmt::Display, f: impl FnOnce(&[u8]) ->
     f(buf.get(..len).unwrap_or_default())
 }
 
-/// Scratch for [`Transaction::visit`]'s sorted TX enumeration, behind a `RefCell` because
-/// visiting only borrows the transaction.
+/// Scratch for [`Transaction::visit`]'s TX enumeration (keys lower-cased for a regex
+/// selector), behind a `RefCell` because visiting only borrows the transaction.
 #[derive(Debug, Default)]
 pub(crate) struct VisitScratch {
-    order: RefCell<Vec<u32>>,
     lower: RefCell<Vec<u8>>,
 }
 
 impl VisitScratch {
-    /// Empties the buffers (they hold nothing between visits; this only bounds them).
+    /// Empties the buffer (it holds nothing between visits; this only keeps it so).
     pub(crate) fn clear(&mut self) {
-        self.order.get_mut().clear();
         self.lower.get_mut().clear();
     }
 }
@@ -497,11 +495,7 @@ impl Transaction {
                         f(NameRef::Keyed(Var::Tx, k), v, 0);
                     }
                 };
-                match self.visit_scratch.order.try_borrow_mut() {
-                    Ok(mut order) => self.tx.for_each_sorted(&mut order, &mut emit),
-                    // Re-entered from `f` (not done by the evaluator): a private buffer.
-                    Err(_) => self.tx.for_each_sorted(&mut Vec::new(), &mut emit),
-                }
+                self.tx.for_each_sorted(&mut emit);
             }
             Var::Ip | Var::Global | Var::Session | Var::User | Var::Resource => {
                 // Stored as `COLL.key` (rare in CRS 4: no persistent collections).

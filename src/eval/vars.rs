@@ -8,6 +8,8 @@
 //! expansion, `setvar` arithmetic live in `eval`). Iteration is in lower-cased key order, the
 //! order ModSecurity's (and the former `BTreeMap`'s) enumeration of `TX` gives.
 
+use std::cell::RefCell;
+
 /// Slots kept across transactions at most; above this (keys derived from request data can be
 /// unbounded) [`Vars::clear`] drops them all rather than hold the memory.
 const MAX_SLOTS: usize = 4096;
@@ -28,6 +30,11 @@ pub(crate) struct Vars {
     /// Open addressing over `slots` (index + 1; 0 = empty); a power of two long.
     table: Vec<u32>,
     generation: u32,
+    /// Bumped whenever the set of live keys changes (not when a value does).
+    layout: u64,
+    /// Live slots in enumeration order, valid for `sorted.0 == layout`: CRS enumerates TX
+    /// (`TX:/^…/`) several times per request between rare key insertions.
+    sorted: RefCell<(u64, Vec<u32>)>,
 }
 
 impl Default for Vars {
@@ -36,6 +43,8 @@ impl Default for Vars {
             slots: Vec::new(),
             table: Vec::new(),
             generation: 1,
+            layout: 1,
+            sorted: RefCell::new((0, Vec::new())),
         }
     }
 }
@@ -57,6 +66,7 @@ impl Vars {
             *self = Vars::default();
             return;
         }
+        self.layout += 1;
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // A stamp must never come around again while a slot still carries it.
@@ -118,6 +128,9 @@ impl Vars {
                 i
             }
         };
+        if self.slots[i].live != self.generation {
+            self.layout += 1;
+        }
         let s = &mut self.slots[i];
         s.key.clear();
         s.key.extend_from_slice(key);
@@ -129,6 +142,9 @@ impl Vars {
     /// Removes `key` (the slot stays, dead, for reuse).
     pub(crate) fn remove(&mut self, key: &[u8]) {
         if let Some(i) = self.slot(key) {
+            if self.slots[i].live == self.generation {
+                self.layout += 1;
+            }
             self.slots[i].live = 0;
         }
     }
@@ -147,9 +163,30 @@ impl Vars {
         }
     }
 
-    /// Calls `f(key, value)` for every live variable in lower-cased key order; `order` is a
-    /// scratch buffer (kept by the caller so enumeration does not allocate).
-    pub(crate) fn for_each_sorted(&self, order: &mut Vec<u32>, mut f: impl FnMut(&[u8], &[u8])) {
+    /// Calls `f(key, value)` for every live variable in lower-cased key order.
+    pub(crate) fn for_each_sorted(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        let Ok(mut sorted) = self.sorted.try_borrow_mut() else {
+            // Re-entered from `f` (the evaluator never does): sort privately.
+            let mut order = Vec::new();
+            self.sort_into(&mut order);
+            return self.emit(&order, &mut f);
+        };
+        if sorted.0 != self.layout {
+            self.sort_into(&mut sorted.1);
+            sorted.0 = self.layout;
+        }
+        self.emit(&sorted.1, &mut f);
+    }
+
+    fn emit(&self, order: &[u32], f: &mut impl FnMut(&[u8], &[u8])) {
+        for &i in order {
+            if let Some(s) = self.slots.get(i as usize) {
+                f(&s.key, &s.value);
+            }
+        }
+    }
+
+    fn sort_into(&self, order: &mut Vec<u32>) {
         order.clear();
         order.extend(
             self.slots
@@ -166,10 +203,6 @@ impl Vars {
         };
         // Keys are unique case-insensitively, so an unstable sort is deterministic.
         order.sort_unstable_by(|a, b| lower(a).cmp(lower(b)));
-        for &i in order.iter() {
-            let s = &self.slots[i as usize];
-            f(&s.key, &s.value);
-        }
     }
 }
 
@@ -179,7 +212,7 @@ mod tests {
 
     fn all(v: &Vars) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        v.for_each_sorted(&mut Vec::new(), |k, v| {
+        v.for_each_sorted(|k, v| {
             out.push((
                 String::from_utf8_lossy(k).into_owned(),
                 String::from_utf8_lossy(v).into_owned(),
@@ -227,6 +260,23 @@ mod tests {
         }
         let keys: Vec<String> = all(&v).into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["A", "a_b", "b", "C", "c_x"]);
+    }
+
+    #[test]
+    fn cached_order_follows_insertions_removals_and_clears() {
+        let mut v = Vars::default();
+        v.set(b"b", b"1");
+        v.set(b"a", b"1");
+        assert_eq!(all(&v).len(), 2);
+        v.set(b"a", b"2"); // value only: same order, new value visible
+        assert_eq!(all(&v)[0], ("a".into(), "2".into()));
+        v.set(b"c", b"3");
+        v.remove(b"b");
+        let keys: Vec<String> = all(&v).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "c"]);
+        v.clear();
+        v.set(b"c", b"4");
+        assert_eq!(all(&v), vec![("c".into(), "4".into())]);
     }
 
     #[test]
