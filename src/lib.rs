@@ -32,6 +32,8 @@ pub mod engine;
 #[cfg(feature = "engine")]
 pub mod eval;
 #[cfg(feature = "engine")]
+mod fasthash;
+#[cfg(feature = "engine")]
 #[allow(unsafe_code)]
 pub mod matcher;
 #[cfg(feature = "engine")]

@@ -425,18 +425,98 @@ pub struct Rule {
     pub chain: Option<usize>,
     /// Whether this rule is a chain link (not a starter).
     pub is_link: bool,
-    /// The pattern group and pattern that decide this rule's operator (see [`Group`]).
-    pub prefilter: Option<(u16, PatternId)>,
+    /// Where this rule's operator is scanned, when it is a pattern (see [`Group`]).
+    pub prefilter: Option<Prefilter>,
 }
 
-/// All pattern operators that share one transformation chain: each value, after the chain, is
-/// scanned once against all of them; each rule then reads its pattern's result.
+/// A pattern rule's place in the scan groups: one pattern per variable class its targets
+/// touch, and its bit in the union of its [`TargetSet`].
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    /// Per [`ScanClass`]: the group and the pattern there (`None`: no target of that class).
+    pub by_class: [Option<(u16, PatternId)>; ScanClass::COUNT],
+    /// The rule's operator, numbered across the rule set (bits of [`TargetSet::patterns`]).
+    pub key: u32,
+    /// The rule's [`TargetSet`] (index into [`RuleSet::unions`]).
+    pub union: u16,
+}
+
+impl Prefilter {
+    /// The group and pattern that answer for values of `var`.
+    pub fn for_var(&self, var: Var) -> Option<(u16, PatternId)> {
+        self.by_class
+            .get(ScanClass::of(var) as usize)
+            .copied()
+            .flatten()
+    }
+}
+
+/// Variables that are scanned against the same pattern database (per transformation chain).
+/// CRS selects the same rules for every variable of a class (user data in ARGS, cookies, XML
+/// and files; headers; the request line's parts), so one database per class holds few patterns
+/// that cannot apply to a value, and each value is scanned once per chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanClass {
+    /// Arguments, cookies, XML, files, bodies: what the client fills freely.
+    UserData = 0,
+    /// Request header values and names.
+    Headers = 1,
+    /// URI, file and base name, query string, request line, method, protocol.
+    RequestLine = 2,
+    /// Response variables.
+    Response = 3,
+    /// Everything else (TX, collections, multipart details).
+    Other = 4,
+}
+
+impl ScanClass {
+    /// Number of classes.
+    pub const COUNT: usize = 5;
+
+    /// The class of `var`.
+    pub fn of(var: Var) -> ScanClass {
+        match var {
+            Var::Args
+            | Var::ArgsGet
+            | Var::ArgsPost
+            | Var::ArgsNames
+            | Var::ArgsGetNames
+            | Var::ArgsPostNames
+            | Var::RequestCookies
+            | Var::RequestCookiesNames
+            | Var::RequestBody
+            | Var::Files
+            | Var::FilesNames
+            | Var::Xml => ScanClass::UserData,
+            Var::RequestHeaders | Var::RequestHeadersNames => ScanClass::Headers,
+            Var::RequestFilename
+            | Var::RequestBasename
+            | Var::RequestUri
+            | Var::RequestUriRaw
+            | Var::RequestLine
+            | Var::RequestMethod
+            | Var::RequestProtocol
+            | Var::QueryString => ScanClass::RequestLine,
+            Var::ResponseHeaders
+            | Var::ResponseHeadersNames
+            | Var::ResponseProtocol
+            | Var::ResponseBody => ScanClass::Response,
+            _ => ScanClass::Other,
+        }
+    }
+}
+
+/// The pattern operators of the rules that share one transformation chain and select variables
+/// of one [`ScanClass`]: each such value, after the chain, is scanned once against all of them;
+/// each rule then reads its pattern's result.
 #[derive(Debug)]
 pub struct Group {
     /// The transformation chain applied before the scan.
     pub transforms: Vec<Transformation>,
     /// The compiled patterns.
     pub set: PatternSet,
+    /// By [`PatternId`]: the operator's [`Prefilter::key`].
+    pub keys: Vec<u32>,
 }
 
 /// Options for [`compile_with`].
@@ -479,8 +559,29 @@ pub struct RuleSet {
     pub markers: Vec<String>,
     /// Warnings from parsing (ignored directives).
     pub warnings: Vec<String>,
-    /// Pattern groups, one per distinct transformation chain.
+    /// Pattern groups, one per (transformation chain, variable kinds).
     pub groups: Vec<Group>,
+    /// Target sets: the pattern rules of one chain that select the same values (see
+    /// [`Prefilter::union`]).
+    pub unions: Vec<TargetSet>,
+}
+
+/// The pattern rules of one transformation chain that share their targets: every value one of
+/// them selects is selected by all, so one union of matched patterns over those values answers
+/// each of them (`eval::fast`).
+#[derive(Debug, Clone)]
+pub struct TargetSet {
+    /// The rules' operators, one bit per [`Prefilter::key`].
+    pub patterns: Vec<u64>,
+}
+
+impl TargetSet {
+    /// Whether operator `key` belongs to a rule of this target set.
+    pub fn has(&self, key: u32) -> bool {
+        self.patterns
+            .get(key as usize / 64)
+            .is_some_and(|w| w & (1u64 << (key % 64)) != 0)
+    }
 }
 
 /// Parses and compiles the configuration file at `path`.
@@ -665,7 +766,7 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
         .try_into()
         .expect("exactly five phase defaults");
 
-    let groups = build_groups(&mut rules, opts)?;
+    let (groups, unions) = build_groups(&mut rules, opts)?;
     Ok(RuleSet {
         rules,
         phases,
@@ -674,12 +775,12 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
         markers,
         warnings: cfg.warnings,
         groups,
+        unions,
     })
 }
 
-/// The targets a rule scans, as a comparable key: rules with the same chain *and* the same
-/// targets share a group, so a value is only scanned against patterns of rules that select it
-/// (the RCE patterns of ARGS rules cost ~10 µs per scan; headers must not pay for them).
+/// The targets a rule scans, as a comparable key: rules of one group with the same targets share
+/// a [`TargetSet`].
 fn target_key(r: &Rule) -> Vec<String> {
     let mut k: Vec<String> = r
         .targets
@@ -698,59 +799,85 @@ fn target_key(r: &Rule) -> Vec<String> {
     k
 }
 
-/// Registers every groupable pattern operator in the builder of its (transformation chain,
-/// target set). `multiMatch` rules stay out: they need the operator after every step.
-fn build_groups(rules: &mut [Rule], opts: &CompileOptions) -> Result<Vec<Group>, CompileError> {
-    let mut chains: Vec<(Vec<Transformation>, Vec<String>)> = Vec::new();
-    let mut builders: Vec<PatternSetBuilder> = Vec::new();
+/// Registers every groupable pattern operator in the builder of each (transformation chain,
+/// [`ScanClass`]) its targets touch, and each such rule in the [`TargetSet`] of its (chain,
+/// exact targets). `multiMatch` rules stay out: they need the operator after every step.
+///
+/// Why this grain (measured on CRS 4.28, perf/runs/2026-11-24-grouping): one database per
+/// (chain, exact targets) means 210 databases and a JSON argument scanned ~76 times; one per
+/// chain makes every header pay the Hyperscan cost of the ARGS-only RCE patterns; one for all
+/// chains costs ~10 µs per scan. Per (chain, class) a value is scanned once per chain against
+/// the patterns that may apply to its class. PCRE2 confirmation is lazy, asked only for the
+/// patterns of the target sets that select the value (`eval::scan`).
+fn build_groups(
+    rules: &mut [Rule],
+    opts: &CompileOptions,
+) -> Result<(Vec<Group>, Vec<TargetSet>), CompileError> {
+    let mut chains: Vec<(Vec<Transformation>, ScanClass)> = Vec::new();
+    let mut builders: Vec<(PatternSetBuilder, Vec<u32>)> = Vec::new();
+    let mut set_keys: Vec<(Vec<Transformation>, Vec<String>)> = Vec::new();
+    let mut unions: Vec<TargetSet> = Vec::new();
+    let mut next_key: u32 = 0;
     for r in rules.iter_mut() {
-        if r.multi_match {
+        if r.multi_match || !groupable(&r.op) {
             continue;
         }
-        let tk = target_key(r);
-        let gi = match chains
-            .iter()
-            .position(|(c, k)| *c == r.transforms && *k == tk)
-        {
-            Some(i) => i,
-            None => {
-                chains.push((r.transforms.clone(), tk));
-                builders.push(PatternSetBuilder::new());
-                chains.len() - 1
-            }
-        };
-        let b = &mut builders[gi];
-        let err = |e: crate::eval::leaf::matcher::MatcherError| CompileError {
+        let too_many = |what: &str| CompileError {
             rule_id: Some(r.id),
             span: Some(r.span.clone()),
-            message: e.to_string(),
+            message: format!("more than 65535 pattern {what}"),
         };
-        let lit = |m: &Macro| m.constant().map(<[u8]>::to_vec);
-        let pid = match &r.op {
-            Op::Rx(_) => Some(b.add_regex(&r.op_arg).map_err(err)?),
-            Op::Pm(phrases) => Some(b.add_phrases(phrases).map_err(err)?),
-            Op::Contains(m) => match lit(m) {
-                Some(l) => Some(b.add_literal(&l, LiteralKind::Contains).map_err(err)?),
-                None => None,
-            },
-            Op::BeginsWith(m) => match lit(m) {
-                Some(l) => Some(b.add_literal(&l, LiteralKind::BeginsWith).map_err(err)?),
-                None => None,
-            },
-            Op::EndsWith(m) => match lit(m) {
-                Some(l) => Some(b.add_literal(&l, LiteralKind::EndsWith).map_err(err)?),
-                None => None,
-            },
-            Op::Streq(m) => match lit(m) {
-                Some(l) => Some(b.add_literal(&l, LiteralKind::Equals).map_err(err)?),
-                None => None,
-            },
-            _ => None,
+        let key = next_key;
+        next_key += 1;
+        let mut by_class = [None; ScanClass::COUNT];
+        let mut classes: Vec<ScanClass> = r.targets.iter().map(|t| ScanClass::of(t.var)).collect();
+        classes.sort_unstable_by_key(|c| *c as usize);
+        classes.dedup();
+        for class in classes {
+            let gi = match chains
+                .iter()
+                .position(|(c, k)| *c == r.transforms && *k == class)
+            {
+                Some(i) => i,
+                None => {
+                    chains.push((r.transforms.clone(), class));
+                    builders.push((PatternSetBuilder::new(), Vec::new()));
+                    chains.len() - 1
+                }
+            };
+            let (b, keys) = &mut builders[gi];
+            let pid = add_pattern(b, r)?;
+            keys.push(key);
+            let g16 = u16::try_from(gi).map_err(|_| too_many("groups"))?;
+            if let Some(slot) = by_class.get_mut(class as usize) {
+                *slot = Some((g16, pid));
+            }
+        }
+        let tk = (r.transforms.clone(), target_key(r));
+        let ui = match set_keys.iter().position(|k| *k == tk) {
+            Some(i) => i,
+            None => {
+                set_keys.push(tk);
+                unions.push(TargetSet {
+                    patterns: Vec::new(),
+                });
+                unions.len() - 1
+            }
         };
-        r.prefilter = pid.map(|p| (gi as u16, p));
+        let u = &mut unions[ui];
+        let w = key as usize / 64;
+        if u.patterns.len() <= w {
+            u.patterns.resize(w + 1, 0);
+        }
+        u.patterns[w] |= 1u64 << (key % 64);
+        r.prefilter = Some(Prefilter {
+            by_class,
+            key,
+            union: u16::try_from(ui).map_err(|_| too_many("target sets"))?,
+        });
     }
     let mut groups = Vec::new();
-    for ((transforms, _), b) in chains.into_iter().zip(builders) {
+    for ((transforms, _), (b, keys)) in chains.into_iter().zip(builders) {
         let set = b
             .build_cached(opts.cache_dir.as_deref())
             .map_err(|e| CompileError {
@@ -758,9 +885,50 @@ fn build_groups(rules: &mut [Rule], opts: &CompileOptions) -> Result<Vec<Group>,
                 span: None,
                 message: format!("building the pattern database: {e}"),
             })?;
-        groups.push(Group { transforms, set });
+        groups.push(Group {
+            transforms,
+            set,
+            keys,
+        });
     }
-    Ok(groups)
+    Ok((groups, unions))
+}
+
+/// Whether `op` is decided by a pattern database: regexes, phrase lists, constant literals.
+fn groupable(op: &Op) -> bool {
+    match op {
+        Op::Rx(_) | Op::Pm(_) => true,
+        Op::Contains(m) | Op::BeginsWith(m) | Op::EndsWith(m) | Op::Streq(m) => {
+            m.constant().is_some()
+        }
+        _ => false,
+    }
+}
+
+/// Adds rule `r`'s operator (which is [`groupable`]) to `b`.
+fn add_pattern(b: &mut PatternSetBuilder, r: &Rule) -> Result<PatternId, CompileError> {
+    let err = |e: crate::eval::leaf::matcher::MatcherError| CompileError {
+        rule_id: Some(r.id),
+        span: Some(r.span.clone()),
+        message: e.to_string(),
+    };
+    let lit = |m: &Macro| m.constant().map(<[u8]>::to_vec).unwrap_or_default();
+    match &r.op {
+        Op::Rx(_) => b.add_regex(&r.op_arg),
+        Op::Pm(phrases) => b.add_phrases(phrases),
+        Op::Contains(m) => b.add_literal(&lit(m), LiteralKind::Contains),
+        Op::BeginsWith(m) => b.add_literal(&lit(m), LiteralKind::BeginsWith),
+        Op::EndsWith(m) => b.add_literal(&lit(m), LiteralKind::EndsWith),
+        Op::Streq(m) => b.add_literal(&lit(m), LiteralKind::Equals),
+        _ => {
+            return Err(CompileError {
+                rule_id: Some(r.id),
+                span: Some(r.span.clone()),
+                message: String::from("internal: not a pattern operator"),
+            })
+        }
+    }
+    .map_err(err)
 }
 
 fn intern(markers: &mut Vec<String>, name: &str) -> u32 {

@@ -121,21 +121,25 @@ impl Engine {
         scratch.tx.reset();
     }
 
-    /// Lends the shard's scan cache (Hyperscan scratch and buffers) to a transaction.
-    fn take_scan(&self, scratch: &mut EngineScratch) -> ScanCache {
-        if scratch.scan.sets.len() != self.rules.groups.len() {
-            scratch.scan.sets = self.new_sets();
-        }
-        scratch.scan.clear();
-        std::mem::take(&mut scratch.scan)
-    }
-
     fn new_sets(&self) -> Vec<crate::matcher::SetScratch> {
         self.rules
             .groups
             .iter()
             .map(|g| g.set.new_scratch())
             .collect()
+    }
+
+    /// Lends the shard's scan cache (Hyperscan scratch and buffers) to a transaction.
+    fn take_scan(&self, scratch: &mut EngineScratch) -> ScanCache {
+        let rs = &*self.rules;
+        let lent = &scratch.scan.sets;
+        if lent.len() != rs.groups.len()
+            || !lent.iter().zip(&rs.groups).all(|(s, g)| s.serves(&g.set))
+        {
+            scratch.scan.sets = self.new_sets();
+        }
+        scratch.scan.clear();
+        std::mem::take(&mut scratch.scan)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::compile::{Rule, RuleSet, Target, Var};
 impl Transaction {
     /// True when `rule` provably cannot match on any value (so its evaluation can be skipped).
     pub(super) fn cannot_match(&mut self, rs: &RuleSet, rule: &Rule) -> bool {
-        let Some((g, pid)) = rule.prefilter else {
+        let Some(pf) = &rule.prefilter else {
             return false;
         };
         if rule.multi_match || rule.targets.iter().any(|t| t.count) {
@@ -27,30 +27,35 @@ impl Transaction {
         // Borrow the values from `self` while the cache (moved out for the duration) is updated.
         let mut scan = std::mem::take(&mut self.scan);
         if !rule.negated {
-            // Every rule of a group has the same targets (see `compile::build_groups`), so one
-            // union of matched patterns per group answers all of them.
-            let known = match scan.union_state(g, pid) {
+            // Every rule of a target set has the same targets (see `compile::build_groups`), so
+            // one union of matched operators per target set answers all of them.
+            let u = pf.union;
+            let known = match scan.union_state(u, pf.key) {
                 UnionState::Known(hit) => Some(hit),
                 UnionState::NotEnumerable => None,
                 UnionState::Stale => {
-                    scan.union_begin(g);
+                    scan.union_begin(u);
                     let mut ok = true;
                     for t in &rule.targets {
+                        let Some((g, _)) = pf.for_var(t.var) else {
+                            ok = false;
+                            break;
+                        };
                         ok = self.borrowed_values(t, &mut |v, o| {
                             let i = scan.lookup_at(rs, g, v, o);
-                            scan.union_add(g, i);
+                            scan.union_add(rs, u, g, i);
                         });
                         if !ok {
                             break;
                         }
                     }
                     if ok {
-                        match scan.union_state(g, pid) {
+                        match scan.union_state(u, pf.key) {
                             UnionState::Known(hit) => Some(hit),
                             _ => None,
                         }
                     } else {
-                        scan.union_give_up(g);
+                        scan.union_give_up(u);
                         None
                     }
                 }
@@ -61,10 +66,14 @@ impl Transaction {
         let mut possible = false;
         let mut enumerated = true;
         for t in &rule.targets {
+            let Some((g, pid)) = pf.for_var(t.var) else {
+                enumerated = false;
+                break;
+            };
             let ok = self.borrowed_values(t, &mut |v, o| {
                 if !possible {
                     let i = scan.lookup_at(rs, g, v, o);
-                    possible = scan.hit(i, pid) != rule.negated;
+                    possible = scan.hit(rs, g, i, pid) != rule.negated;
                 }
             });
             if !ok {
@@ -285,11 +294,10 @@ mod tests {
             SecRule ARGS \"@rx attack\" \"id:2,phase:2,deny,status:406\"\n";
         let cfg = crate::seclang::parse_str(text, std::path::Path::new("t.conf")).unwrap();
         let rs = crate::compile::compile(cfg).unwrap();
-        // Same chain and targets: one group, so phase 2 reads the union phase 1 computed.
-        assert_eq!(
-            rs.rules[0].prefilter.map(|p| p.0),
-            rs.rules[1].prefilter.map(|p| p.0)
-        );
+        // Same chain and targets: one target set, so phase 2 reads the union phase 1 computed.
+        let union = |r: &Rule| r.prefilter.as_ref().map(|p| p.union);
+        assert!(union(&rs.rules[0]).is_some());
+        assert_eq!(union(&rs.rules[0]), union(&rs.rules[1]));
         let engine = crate::engine::Engine::from_rules(std::sync::Arc::new(rs));
         let mut scratch = engine.new_scratch();
         let line = r#"{"name":"p","method":"POST","uri":"/x","version":"1.1","headers":[["Content-Type","application/x-www-form-urlencoded"]],"body":"a=attack"}"#;

@@ -591,9 +591,18 @@ impl Transaction {
     /// transformed value to `hits` (one per matching stage with multiMatch). MATCHED_VAR is the
     /// transformed value, as in libmodsecurity3.
     fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &ValueRef<'_>, hits: &mut Hits) {
-        if let Some((g, pid)) = rule.prefilter {
+        let var = match v.name {
+            NameRef::Var(var) | NameRef::Keyed(var, _) => Some(var),
+            NameRef::Count(_) => None,
+        };
+        let scanned = rule
+            .prefilter
+            .as_ref()
+            .zip(var)
+            .and_then(|(pf, var)| pf.for_var(var));
+        if let Some((g, pid)) = scanned {
             let i = self.scan.lookup_at(rs, g, v.data, v.origin);
-            let hit = self.scan.hit(i, pid);
+            let hit = self.scan.hit(rs, g, i, pid);
             if hit && rule.capture {
                 match &rule.op {
                     Op::Rx(_) => {

@@ -1,23 +1,25 @@
 //! The per-transaction scan cache: each (value, pattern group) pair is transformed by the
 //! group's chain and scanned against the group's `PatternSet` once per transaction; every rule
-//! of the group then reads its pattern's bit from the cached result.
+//! of the group then reads its pattern from the cached candidates. PCRE2 confirmations are
+//! settled on demand, per (value, pattern), so a value pays only for the patterns of the rules
+//! that select it.
 //!
 //! Owns the per-shard Hyperscan scratch and the cache's buffers, which survive transactions
 //! (the engine lends them to each transaction and takes them back), so a warm shard transforms
-//! and scans without allocating. Refuses any knowledge of rules: it answers "which patterns of
-//! group `g` match this value" and nothing else. Semantics are the matcher's (exact matches).
+//! and scans without allocating. Refuses any knowledge of rules: it answers "does pattern `p`
+//! match this value after chain `g`" and nothing else. Semantics are the matcher's.
 
 use std::collections::HashMap;
 
 use crate::compile::RuleSet;
-use crate::matcher::{PatternId, SetScratch};
+use crate::matcher::{Candidate, PatternId, SetScratch};
 
-/// One value after one group's chain, and its exact pattern matches (sorted).
+/// One value after one group's chain, and its candidate patterns (sorted by pattern).
 #[derive(Debug, Default)]
 struct Entry {
     orig: Vec<u8>,
     transformed: Vec<u8>,
-    hits: Vec<PatternId>,
+    cands: Vec<Candidate>,
 }
 
 /// Scan results of the current transaction, plus the shard's reusable scratch.
@@ -25,28 +27,28 @@ struct Entry {
 pub(crate) struct ScanCache {
     /// Per-shard Hyperscan scratch, one per pattern group.
     pub(crate) sets: Vec<SetScratch>,
-    /// (group, value hash) → index into `entries`.
+    /// (group, value key) → index into `entries`.
     index: HashMap<(u16, u64), u32, BuildPreHashed>,
     /// Entries `..live` belong to this transaction; the rest keep their buffers for reuse.
     entries: Vec<Entry>,
     live: usize,
     tmp: Vec<u8>,
-    /// Per group: the union of the patterns matched by any value of the group's targets (all
-    /// rules of a group share their targets), valid while `unions_gen == generation`.
+    /// Per target set (`RuleSet::unions`): the union of its patterns matched by any value of its
+    /// targets, valid while `valid_for == generation + 1`.
     unions: Vec<Union>,
     /// Bumped whenever the enumerable request/response values change (body processed, response
     /// loaded), which makes every union stale.
     generation: u32,
 }
 
-/// The pattern union of one group.
+/// The pattern union of one target set.
 #[derive(Debug, Default)]
 struct Union {
     /// `generation + 1` when computed (0: never).
     valid_for: u32,
     /// False when a target of the group is not enumerable by the fast path.
     enumerable: bool,
-    /// One bit per PatternId.
+    /// One bit per operator (`Prefilter::key`).
     bits: Vec<u64>,
 }
 
@@ -78,23 +80,23 @@ impl ScanCache {
         }
     }
 
-    /// Whether pattern `pid` is matched by some value of group `g`'s targets, if known.
-    pub(crate) fn union_state(&self, g: u16, pid: PatternId) -> UnionState {
-        match self.unions.get(usize::from(g)) {
+    /// Whether operator `key` is matched by some value of target set `u`'s targets, if known.
+    pub(crate) fn union_state(&self, u: u16, key: u32) -> UnionState {
+        match self.unions.get(usize::from(u)) {
             Some(u) if u.valid_for == self.generation + 1 => {
                 if !u.enumerable {
                     return UnionState::NotEnumerable;
                 }
-                let w = u.bits.get(pid.0 as usize / 64).copied().unwrap_or(0);
-                UnionState::Known(w & (1u64 << (pid.0 % 64)) != 0)
+                let w = u.bits.get(key as usize / 64).copied().unwrap_or(0);
+                UnionState::Known(w & (1u64 << (key % 64)) != 0)
             }
             _ => UnionState::Stale,
         }
     }
 
-    /// Starts computing group `g`'s union (empty, enumerable).
-    pub(crate) fn union_begin(&mut self, g: u16) {
-        let g = usize::from(g);
+    /// Starts computing target set `u`'s union (empty, enumerable).
+    pub(crate) fn union_begin(&mut self, u: u16) {
+        let g = usize::from(u);
         if self.unions.len() <= g {
             self.unions.resize_with(g + 1, Union::default);
         }
@@ -104,31 +106,51 @@ impl ScanCache {
         u.bits.iter_mut().for_each(|w| *w = 0);
     }
 
-    /// Adds entry `i`'s matches to group `g`'s union.
-    pub(crate) fn union_add(&mut self, g: u16, i: usize) {
-        let (Some(u), Some(e)) = (self.unions.get_mut(usize::from(g)), self.entries.get(i)) else {
+    /// Adds entry `i` (of group `g`)'s matches among target set `ui`'s operators to its union,
+    /// settling those candidates (and only those) with PCRE2 where needed.
+    pub(crate) fn union_add(&mut self, rs: &RuleSet, ui: u16, g: u16, i: usize) {
+        let g = usize::from(g);
+        let Self {
+            sets,
+            entries,
+            unions,
+            ..
+        } = self;
+        let (Some(ts), Some(u), Some(e), Some(group), Some(sc)) = (
+            rs.unions.get(usize::from(ui)),
+            unions.get_mut(usize::from(ui)),
+            entries.get_mut(i),
+            rs.groups.get(g),
+            sets.get_mut(g),
+        ) else {
             return;
         };
-        for p in &e.hits {
-            let w = p.0 as usize / 64;
+        for c in e.cands.iter_mut() {
+            let Some(&key) = group.keys.get(c.pattern.0 as usize) else {
+                continue;
+            };
+            if !ts.has(key) || !group.set.settle(sc, &e.transformed, c) {
+                continue;
+            }
+            let w = key as usize / 64;
             if u.bits.len() <= w {
                 u.bits.resize(w + 1, 0);
             }
-            u.bits[w] |= 1u64 << (p.0 % 64);
+            u.bits[w] |= 1u64 << (key % 64);
         }
     }
 
-    /// Marks group `g`'s union as impossible (a target is not enumerable).
-    pub(crate) fn union_give_up(&mut self, g: u16) {
-        if let Some(u) = self.unions.get_mut(usize::from(g)) {
+    /// Marks target set `u`'s union as impossible (a target is not enumerable).
+    pub(crate) fn union_give_up(&mut self, u: u16) {
+        if let Some(u) = self.unions.get_mut(usize::from(u)) {
             u.enumerable = false;
         }
     }
 
-    /// The entry of `value` transformed and scanned for group `g` (computed on first use),
-    /// keyed on the value's place when `origin` (`Value::origin`) is non-zero: such a place cannot
-    /// change during the transaction, so the content is neither hashed nor compared. `origin == 0`
-    /// keys on the content (verified byte for byte).
+    /// The entry of `value` put through chain `g` (computed on first use), keyed on the value's
+    /// place when `origin` (`Value::origin`) is non-zero: such a place cannot change during the
+    /// transaction, so the content is neither hashed nor compared. `origin == 0` keys on the
+    /// content (verified byte for byte).
     pub(crate) fn lookup_at(&mut self, rs: &RuleSet, g: u16, value: &[u8], origin: u32) -> usize {
         let h = if origin != 0 {
             u64::from(origin) | (1 << 63)
@@ -145,7 +167,7 @@ impl ScanCache {
                 return i;
             }
         }
-        let i = self.push(value);
+        let i = self.push(value, origin);
         let Self {
             sets, entries, tmp, ..
         } = self;
@@ -157,19 +179,21 @@ impl ScanCache {
                 t.apply(&e.transformed, tmp);
                 std::mem::swap(&mut e.transformed, tmp);
             }
-            match sets.get_mut(usize::from(g)) {
-                Some(sc) => group.set.scan(sc, &e.transformed, &mut e.hits),
-                None => group
-                    .set
-                    .scan(&mut group.set.new_scratch(), &e.transformed, &mut e.hits),
+            if sets.len() != rs.groups.len() {
+                // The engine lends one scratch per group; a cache used without it makes its own.
+                *sets = rs.groups.iter().map(|g| g.set.new_scratch()).collect();
+            }
+            if let Some(sc) = sets.get_mut(usize::from(g)) {
+                group.set.scan_candidates(sc, &e.transformed, &mut e.cands);
             }
         }
         self.index.insert((g, h), i as u32);
         i
     }
 
-    /// Claims the next entry (reusing its buffers) for `value`.
-    fn push(&mut self, value: &[u8]) -> usize {
+    /// Claims the next entry (reusing its buffers) for `value`; the original bytes are kept
+    /// only when the entry is keyed on them (`origin == 0`).
+    fn push(&mut self, value: &[u8], origin: u32) -> usize {
         if self.live == self.entries.len() {
             self.entries.push(Entry::default());
         }
@@ -177,17 +201,31 @@ impl ScanCache {
         self.live += 1;
         let e = &mut self.entries[i];
         e.orig.clear();
-        e.orig.extend_from_slice(value);
+        if origin == 0 {
+            e.orig.extend_from_slice(value);
+        }
         e.transformed.clear();
-        e.hits.clear();
+        e.cands.clear();
         i
     }
 
-    /// Whether pattern `pid` matched entry `i`.
-    pub(crate) fn hit(&self, i: usize, pid: PatternId) -> bool {
-        self.entries
-            .get(i)
-            .is_some_and(|e| e.hits.binary_search(&pid).is_ok())
+    /// Whether pattern `pid` of group `g` matches entry `i` (settling it with PCRE2 if needed).
+    pub(crate) fn hit(&mut self, rs: &RuleSet, g: u16, i: usize, pid: PatternId) -> bool {
+        let Self { sets, entries, .. } = self;
+        let (Some(e), Some(group), Some(sc)) = (
+            entries.get_mut(i),
+            rs.groups.get(usize::from(g)),
+            sets.get_mut(usize::from(g)),
+        ) else {
+            return false;
+        };
+        match e.cands.binary_search_by_key(&pid, |c| c.pattern) {
+            Ok(k) => e
+                .cands
+                .get_mut(k)
+                .is_some_and(|c| group.set.settle(sc, &e.transformed, c)),
+            Err(_) => false,
+        }
     }
 
     /// Runs regex `pid` of group `g` on entry `i`'s transformed value for its capture spans
@@ -200,15 +238,14 @@ impl ScanCache {
         i: usize,
         caps: &mut [Option<(usize, usize)>; crate::matcher::CAPTURE_SLOTS],
     ) -> bool {
-        let (Some(group), Some(e)) = (rs.groups.get(usize::from(g)), self.entries.get(i)) else {
+        let (Some(group), Some(e), Some(sc)) = (
+            rs.groups.get(usize::from(g)),
+            self.entries.get(i),
+            self.sets.get_mut(usize::from(g)),
+        ) else {
             return false;
         };
-        match self.sets.get_mut(usize::from(g)) {
-            Some(sc) => group.set.captures(sc, pid, &e.transformed, caps),
-            None => group
-                .set
-                .captures(&mut group.set.new_scratch(), pid, &e.transformed, caps),
-        }
+        group.set.captures(sc, pid, &e.transformed, caps)
     }
 
     /// The transformed value of entry `i`.
@@ -296,7 +333,7 @@ mod tests {
         let mut c = ScanCache::default();
         let i = c.lookup_at(&rs, 3, b"value", 0);
         assert_eq!(c.transformed(i), b"value");
-        assert!(!c.hit(i, PatternId(0)));
+        assert!(!c.hit(&rs, 3, i, PatternId(0)));
         // Same value, same entry; after clear() the buffers are reused for a new entry.
         assert_eq!(c.lookup_at(&rs, 3, b"value", 0), i);
         c.clear();

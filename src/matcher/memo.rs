@@ -1,18 +1,17 @@
-//! Per-scratch scan memo: exact value bytes -> confirmed match list of one [`super::PatternSet`].
+//! Per-scratch scan memo: exact value bytes -> candidate list of one [`super::PatternSet`], with
+//! every confirmation PCRE2 has settled so far.
 //!
 //! Real traffic repeats header values, argument names and common values, and a set's answer for
-//! a value never changes, so a shard remembers recent answers. Owns a bounded 2-way
+//! a value never changes, so a shard remembers recent answers; a confirmation run later for a
+//! remembered value is written back ([`Memo::settle`]). Owns a bounded 2-way
 //! set-associative table (one MRU bit per bucket), allocated on the first insert and then reused:
 //! key and result buffers keep their capacity, so steady-state lookups and inserts allocate
 //! nothing. Refuses: hash-only matches (every hit compares the full key), values longer than
 //! [`MAX_VALUE`] (rare, and expensive to store), answers a match-limit abort produced (the caller
-//! decides; see `PatternSet::scan`). The hash is seeded per memo (`RandomState`), so a client
+//! decides; see `PatternSet::scan`). The hash is seeded per memo (`crate::fasthash`), so a client
 //! cannot aim collisions at a shard; the worst a flood does is evict entries.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-
-use super::PatternId;
+use super::Candidate;
 
 /// Values longer than this are not memoized (bytes).
 pub(crate) const MAX_VALUE: usize = 256;
@@ -25,13 +24,13 @@ struct Entry {
     /// 0 = empty (a real hash of 0 is stored as 1; the full key comparison keeps this exact).
     hash: u64,
     key: Vec<u8>,
-    result: Vec<PatternId>,
+    result: Vec<Candidate>,
 }
 
 /// The memo of one (set, scratch) pair.
 #[derive(Debug)]
 pub(crate) struct Memo {
-    state: RandomState,
+    seed: u64,
     /// `2 * BUCKETS` entries, way 0 and way 1 of bucket `b` at `2b` and `2b + 1`; empty until the
     /// first insert.
     table: Vec<Entry>,
@@ -42,7 +41,7 @@ pub(crate) struct Memo {
 impl Memo {
     pub(crate) fn new() -> Self {
         Memo {
-            state: RandomState::new(),
+            seed: crate::fasthash::random_seed(),
             table: Vec::new(),
             mru: Vec::new(),
         }
@@ -50,16 +49,37 @@ impl Memo {
 
     /// The hash of `value` as this memo keys it, never 0.
     pub(crate) fn hash(&self, value: &[u8]) -> u64 {
-        self.state.hash_one(value).max(1)
+        crate::fasthash::hash(self.seed, value).max(1)
+    }
+
+    /// The slot holding `value`, if any.
+    fn find(&self, hash: u64, value: &[u8]) -> Option<usize> {
+        let b = Self::bucket(hash);
+        (2 * b..2 * b + 2).find(|&i| {
+            self.table
+                .get(i)
+                .is_some_and(|e| e.hash == hash && e.key == value)
+        })
+    }
+
+    /// Records a settled confirmation for a remembered value (nothing when it was evicted).
+    pub(crate) fn settle(&mut self, hash: u64, value: &[u8], c: Candidate) {
+        if let Some(e) = self.find(hash, value).and_then(|i| self.table.get_mut(i)) {
+            if let Ok(k) = e.result.binary_search_by_key(&c.pattern, |x| x.pattern) {
+                if let Some(slot) = e.result.get_mut(k) {
+                    *slot = c;
+                }
+            }
+        }
     }
 
     fn bucket(hash: u64) -> usize {
-        // Low bits of a SipHash output are as good as any.
+        // The hash's final fold spreads every input bit over the low bits.
         (hash as usize) & (BUCKETS - 1)
     }
 
     /// Copies the remembered answer for `value` into `out` (cleared first); false on a miss.
-    pub(crate) fn lookup(&mut self, hash: u64, value: &[u8], out: &mut Vec<PatternId>) -> bool {
+    pub(crate) fn lookup(&mut self, hash: u64, value: &[u8], out: &mut Vec<Candidate>) -> bool {
         let b = Self::bucket(hash);
         for way in 0..2 {
             let Some(e) = self.table.get(2 * b + way) else {
@@ -78,7 +98,7 @@ impl Memo {
     }
 
     /// Remembers `result` for `value`, evicting the bucket's less recently used way.
-    pub(crate) fn insert(&mut self, hash: u64, value: &[u8], result: &[PatternId]) {
+    pub(crate) fn insert(&mut self, hash: u64, value: &[u8], result: &[Candidate]) {
         if value.len() > MAX_VALUE {
             return;
         }
@@ -114,17 +134,37 @@ impl Memo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matcher::PatternId;
+
+    fn cand(n: u32) -> Candidate {
+        Candidate::exact(PatternId(n))
+    }
+
+    #[test]
+    fn settle_updates_a_remembered_candidate() {
+        let mut m = Memo::new();
+        let h = m.hash(b"v");
+        let open = Candidate::unconfirmed(PatternId(2));
+        m.insert(h, b"v", &[cand(1), open]);
+        m.settle(h, b"v", Candidate::settled(PatternId(2), false));
+        let mut out = Vec::new();
+        assert!(m.lookup(h, b"v", &mut out));
+        assert_eq!(out, vec![cand(1), Candidate::settled(PatternId(2), false)]);
+        // A value that is not held is left alone.
+        m.settle(m.hash(b"w"), b"w", cand(2));
+        assert!(!m.lookup(m.hash(b"w"), b"w", &mut out));
+    }
 
     #[test]
     fn hit_returns_the_stored_answer_and_miss_leaves_out_alone() {
         let mut m = Memo::new();
-        let mut out = vec![PatternId(9)];
+        let mut out = vec![cand(9)];
         let h = m.hash(b"Mozilla/5.0");
         assert!(!m.lookup(h, b"Mozilla/5.0", &mut out));
-        assert_eq!(out, vec![PatternId(9)]);
-        m.insert(h, b"Mozilla/5.0", &[PatternId(1), PatternId(4)]);
+        assert_eq!(out, vec![cand(9)]);
+        m.insert(h, b"Mozilla/5.0", &[cand(1), cand(4)]);
         assert!(m.lookup(h, b"Mozilla/5.0", &mut out));
-        assert_eq!(out, vec![PatternId(1), PatternId(4)]);
+        assert_eq!(out, vec![cand(1), cand(4)]);
     }
 
     #[test]
@@ -132,7 +172,7 @@ mod tests {
         // Forge a collision: the full key comparison must reject it.
         let mut m = Memo::new();
         let h = m.hash(b"abc");
-        m.insert(h, b"abc", &[PatternId(3)]);
+        m.insert(h, b"abc", &[cand(3)]);
         let mut out = Vec::new();
         assert!(!m.lookup(h, b"abd", &mut out));
         assert!(out.is_empty());
@@ -143,11 +183,11 @@ mod tests {
         let mut m = Memo::new();
         let v = vec![b'a'; MAX_VALUE + 1];
         let h = m.hash(&v);
-        m.insert(h, &v, &[PatternId(0)]);
+        m.insert(h, &v, &[cand(0)]);
         assert!(!m.lookup(h, &v, &mut Vec::new()));
         let v = vec![b'a'; MAX_VALUE];
         let h = m.hash(&v);
-        m.insert(h, &v, &[PatternId(0)]);
+        m.insert(h, &v, &[cand(0)]);
         assert!(m.lookup(h, &v, &mut Vec::new()));
     }
 
@@ -160,13 +200,13 @@ mod tests {
             2 * BUCKETS as u64 + 5,
             3 * BUCKETS as u64 + 5,
         );
-        m.insert(a, b"a", &[PatternId(1)]);
-        m.insert(b, b"b", &[PatternId(2)]);
+        m.insert(a, b"a", &[cand(1)]);
+        m.insert(b, b"b", &[cand(2)]);
         let mut out = Vec::new();
         assert!(m.lookup(a, b"a", &mut out)); // a is now the most recent
-        m.insert(c, b"c", &[PatternId(3)]); // evicts b
+        m.insert(c, b"c", &[cand(3)]); // evicts b
         assert!(m.lookup(a, b"a", &mut out));
-        assert_eq!(out, vec![PatternId(1)]);
+        assert_eq!(out, vec![cand(1)]);
         assert!(m.lookup(c, b"c", &mut out));
         assert!(!m.lookup(b, b"b", &mut out));
         assert_eq!(m.len(), 2);
@@ -178,7 +218,7 @@ mod tests {
         for i in 0..20_000u32 {
             let v = i.to_le_bytes();
             let h = m.hash(&v);
-            m.insert(h, &v, &[PatternId(i)]);
+            m.insert(h, &v, &[cand(i)]);
         }
         assert!(m.len() <= 2 * BUCKETS);
         // Whatever is still held answers correctly.
@@ -186,7 +226,7 @@ mod tests {
         for i in 19_990..20_000u32 {
             let v = i.to_le_bytes();
             if m.lookup(m.hash(&v), &v, &mut out) {
-                assert_eq!(out, vec![PatternId(i)]);
+                assert_eq!(out, vec![cand(i)]);
             }
         }
     }

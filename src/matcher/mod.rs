@@ -31,6 +31,63 @@ pub use pcre::{CAPTURE_SLOTS, DEFAULT_MATCH_LIMIT};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PatternId(pub u32);
 
+/// A pattern a scan reported for one value, and whether it is known to match (see
+/// [`PatternSet::scan_candidates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// The pattern.
+    pub pattern: PatternId,
+    state: Settle,
+}
+
+/// What is known of a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    Match,
+    NoMatch,
+    /// PCRE2 has not been asked yet.
+    Open,
+}
+
+impl Candidate {
+    /// A candidate known to match.
+    pub(crate) fn exact(pattern: PatternId) -> Self {
+        Candidate {
+            pattern,
+            state: Settle::Match,
+        }
+    }
+
+    /// A candidate PCRE2 must still confirm.
+    pub(crate) fn unconfirmed(pattern: PatternId) -> Self {
+        Candidate {
+            pattern,
+            state: Settle::Open,
+        }
+    }
+
+    /// A candidate PCRE2 has settled.
+    pub(crate) fn settled(pattern: PatternId, matches: bool) -> Self {
+        Candidate {
+            pattern,
+            state: if matches {
+                Settle::Match
+            } else {
+                Settle::NoMatch
+            },
+        }
+    }
+
+    /// `Some(matches)` once settled, `None` while PCRE2 has not been asked.
+    pub fn known(&self) -> Option<bool> {
+        match self.state {
+            Settle::Match => Some(true),
+            Settle::NoMatch => Some(false),
+            Settle::Open => None,
+        }
+    }
+}
+
 /// How a constant literal is compared with the value (case-sensitive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LiteralKind {
@@ -599,6 +656,8 @@ pub struct SetScratch {
     hs: Option<hyperscan::Scratch>,
     pcre: pcre::PcreScratch,
     hits: Vec<u32>,
+    /// Buffer for [`PatternSet::scan`]'s candidates.
+    cands: Vec<Candidate>,
     counters: ScanCounters,
     /// Answers remembered for recent values; used only with the set `memo_set` names.
     memo: memo::Memo,
@@ -645,6 +704,11 @@ impl SetScratch {
         self.memo_on = on;
     }
 
+    /// Whether this scratch was made by `set` (a scratch serves only its own set's database).
+    pub fn serves(&self, set: &PatternSet) -> bool {
+        self.memo_set == set.id
+    }
+
     /// Counters of every scan through this scratch.
     pub fn counters(&self) -> ScanCounters {
         ScanCounters {
@@ -668,6 +732,7 @@ impl PatternSet {
             hs,
             pcre: pcre::PcreScratch::new(),
             hits: Vec::with_capacity(64),
+            cands: Vec::with_capacity(64),
             counters: ScanCounters::default(),
             memo: memo::Memo::new(),
             memo_set: self.id,
@@ -677,11 +742,36 @@ impl PatternSet {
 
     /// Exact (confirmed) matches of `value` against every pattern in the set, sorted, deduped.
     /// Values up to 256 bytes are answered from the scratch's memo when seen recently.
+    /// Settles every candidate; callers that need only some patterns use
+    /// [`PatternSet::scan_candidates`] and [`PatternSet::settle`].
     pub fn scan(&self, scratch: &mut SetScratch, value: &[u8], out: &mut Vec<PatternId>) {
+        let mut cands = std::mem::take(&mut scratch.cands);
+        self.scan_candidates(scratch, value, &mut cands);
+        out.clear();
+        for c in cands.iter_mut() {
+            if self.settle(scratch, value, c) {
+                out.push(c.pattern);
+            }
+        }
+        scratch.cands = cands;
+    }
+
+    /// The patterns that may match `value`, sorted by pattern, one entry each: exact ones
+    /// (phrases, literals, regexes Hyperscan decides) already settled, the rest (prefiltered
+    /// regexes, PCRE2-only regexes, regex hits on values with `\n`) left for
+    /// [`PatternSet::settle`], so a caller pays PCRE2 only for the patterns it asks about.
+    /// Every pattern not listed does not match. Answered from the scratch's memo (with the
+    /// confirmations settled since) for recently seen values up to 256 bytes.
+    pub fn scan_candidates(
+        &self,
+        scratch: &mut SetScratch,
+        value: &[u8],
+        out: &mut Vec<Candidate>,
+    ) {
         out.clear();
         scratch.counters.scans += 1;
         if value.is_empty() {
-            out.extend_from_slice(&self.empty_matches);
+            out.extend(self.empty_matches.iter().map(|&p| Candidate::exact(p)));
             return;
         }
         let memo_key =
@@ -694,25 +784,40 @@ impl PatternSet {
             }
         }
         scratch.counters.memo_misses += 1;
-        let limit_before = scratch.pcre.limit_hits;
         self.scan_engines(scratch, value, out);
-        // An answer a match-limit abort shaped is not remembered: each such scan must reach
-        // PCRE2 again so the limit is counted per request, as ModSecurity flags it.
         if let Some(h) = memo_key {
-            if scratch.pcre.limit_hits == limit_before {
-                scratch.memo.insert(h, value, out);
-            }
+            scratch.memo.insert(h, value, out);
         }
     }
 
-    /// The uncached scan: Hyperscan, then PCRE2 confirmations and PCRE2-only patterns.
-    fn scan_engines(&self, scratch: &mut SetScratch, value: &[u8], out: &mut Vec<PatternId>) {
+    /// Whether candidate `c` (from [`PatternSet::scan_candidates`] on the same `value`) matches,
+    /// running PCRE2 once if it is not settled yet; the answer is stored in `c` and in the memo.
+    /// An answer a match-limit abort shaped is stored in `c` only: each such value must reach
+    /// PCRE2 again in the next request so the limit is counted, as ModSecurity flags it.
+    pub fn settle(&self, scratch: &mut SetScratch, value: &[u8], c: &mut Candidate) -> bool {
+        match c.state {
+            Settle::Match => return true,
+            Settle::NoMatch => return false,
+            Settle::Open => {}
+        }
+        let limit_before = scratch.pcre.limit_hits;
+        let m = self.confirm(&mut scratch.pcre, &mut scratch.counters, c.pattern, value);
+        *c = Candidate::settled(c.pattern, m);
+        if scratch.pcre.limit_hits == limit_before
+            && scratch.memo_on
+            && scratch.memo_set == self.id
+            && value.len() <= memo::MAX_VALUE
+        {
+            let h = scratch.memo.hash(value);
+            scratch.memo.settle(h, value, *c);
+        }
+        m
+    }
+
+    /// The unmemoized scan: Hyperscan reports mapped to candidates, plus PCRE2-only patterns.
+    fn scan_engines(&self, scratch: &mut SetScratch, value: &[u8], out: &mut Vec<Candidate>) {
         let SetScratch {
-            hs,
-            pcre,
-            hits,
-            counters,
-            ..
+            hs, hits, counters, ..
         } = scratch;
         hits.clear();
         if let (Some(db), Some(hs)) = (&self.db, hs.as_ref()) {
@@ -734,22 +839,22 @@ impl PatternSet {
             let Some(entry) = self.entries.get(h as usize) else {
                 continue;
             };
-            let confirm = match entry.confirm {
-                Confirm::Never => false,
-                Confirm::IfNewline => *has_newline.get_or_insert_with(|| value.contains(&b'\n')),
-                Confirm::Always => true,
+            let exact = match entry.confirm {
+                Confirm::Never => true,
+                Confirm::IfNewline => !*has_newline.get_or_insert_with(|| value.contains(&b'\n')),
+                Confirm::Always => false,
             };
-            if !confirm || self.confirm(pcre, counters, entry.pattern, value) {
-                out.push(entry.pattern);
-            }
+            out.push(if exact {
+                Candidate::exact(entry.pattern)
+            } else {
+                Candidate::unconfirmed(entry.pattern)
+            });
         }
-        for &p in &self.pcre_only {
-            if self.confirm(pcre, counters, p, value) {
-                out.push(p);
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
+        out.extend(self.pcre_only.iter().map(|&p| Candidate::unconfirmed(p)));
+        // One entry per pattern; an exact report beats an unconfirmed one (a split pattern's
+        // pieces may differ), so sort settled matches first within a pattern.
+        out.sort_unstable_by_key(|c| (c.pattern, c.state != Settle::Match));
+        out.dedup_by_key(|c| c.pattern);
     }
 
     fn confirm(

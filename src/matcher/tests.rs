@@ -488,6 +488,7 @@ fn memo_skips_answers_shaped_by_the_match_limit() {
     set.scan(&mut s, &v, &mut out);
     set.scan(&mut s, &v, &mut out);
     assert!(out.is_empty());
-    assert_eq!(s.counters().memo_hits, 0);
+    // The memo may hold the candidate, never the limit-shaped settlement: PCRE2 runs again.
+    assert_eq!(s.counters().pcre_runs, 2);
     assert_eq!(s.counters().limit_hits, 2, "each repeat counted again");
 }
