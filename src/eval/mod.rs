@@ -524,26 +524,23 @@ impl Transaction {
                 self.collect_into(t, &mut values);
             }
             values.retain(|v| !self.excluded(rs, rule, starter, starter_id, v.name));
-            let mut name = take(&mut self.matched_var_name);
             for i in 0..values.len() {
                 let v = values.get(i);
                 hits.clear();
+                // The operator may read MATCHED_VAR(_NAME) of the previous match (macros).
                 self.match_value(rs, rule, &v, &mut hits);
                 for h in 0..hits.len() {
                     let hit = hits.get(h);
                     matched = true;
                     self.matched_var.clear();
                     self.matched_var.extend_from_slice(hit);
-                    name.clear();
-                    v.name.render_into(&mut name);
-                    self.matched_vars.push_rendered(v.name, &name, hit);
-                    // Setvar macros may read MATCHED_VAR_NAME: it must be in place.
-                    self.matched_var_name = take(&mut name);
+                    self.matched_var_name.clear();
+                    v.name.render_into(&mut self.matched_var_name);
+                    self.matched_vars
+                        .push_rendered(v.name, &self.matched_var_name, hit);
                     self.run_setvars(rule);
-                    name = take(&mut self.matched_var_name);
                 }
             }
-            self.matched_var_name = name;
             self.values_pool.push(values);
             self.hits_pool.push(hits);
         }
@@ -970,6 +967,54 @@ mod tests {
         assert_eq!(to_int(b" 42abc"), 42);
         assert_eq!(to_int(b"-3"), -3);
         assert_eq!(to_int(b"x"), 0);
+    }
+
+    fn engine(text: &str) -> crate::engine::Engine {
+        let cfg = crate::seclang::parse_str(text, std::path::Path::new("t.conf")).unwrap();
+        let rs = crate::compile::compile(cfg).unwrap();
+        crate::engine::Engine::from_rules(std::sync::Arc::new(rs))
+    }
+
+    fn logged(e: &crate::engine::Engine, uri: &str) -> Vec<u32> {
+        use crate::inspect::Inspector;
+        let line = format!(
+            r#"{{"name":"t","method":"GET","uri":"{uri}","version":"1.1","headers":[["Host","h"]]}}"#
+        );
+        let r = crate::corpus::CorpusRequest::parse(&line, 1).unwrap();
+        let mut scratch = e.new_scratch();
+        e.inspect_request(&mut scratch, &r.as_request())
+            .logged_rule_ids
+    }
+
+    /// An operator argument sees MATCHED_VAR_NAME / MATCHED_VAR of the previous match while
+    /// the next rule's values are matched (names are rendered into the transaction in place).
+    #[test]
+    fn operator_macros_see_the_previous_match() {
+        let e = engine(
+            "SecRuleEngine On\n\
+             SecRule ARGS:a \"@rx .\" \"id:1,phase:1,pass,nolog\"\n\
+             SecRule ARGS:b \"@streq %{MATCHED_VAR_NAME}\" \"id:2,phase:1,pass,log\"\n\
+             SecRule ARGS:c \"@streq %{MATCHED_VAR}\" \"id:3,phase:1,pass,log\"\n",
+        );
+        assert_eq!(logged(&e, "/?a=x&b=ARGS:a&c=ARGS:a"), vec![2, 3]);
+        assert_eq!(logged(&e, "/?a=x&b=ARGS:b"), Vec::<u32>::new());
+    }
+
+    /// TX keys are case-insensitive, render as last written, enumerate in lower-cased order,
+    /// and `setvar` arithmetic, deletion and counts work on them.
+    #[test]
+    fn tx_collection_semantics() {
+        let e = engine(
+            "SecRuleEngine On\n\
+             SecAction \"id:1,phase:1,pass,nolog,setvar:tx.Score=2,setvar:tx.score=+3,\
+                 setvar:tx.b_x=1,setvar:tx.A_x=1,setvar:tx.gone=1,setvar:!tx.GONE\"\n\
+             SecRule TX:SCORE \"@eq 5\" \"id:2,phase:1,pass,log\"\n\
+             SecRule &TX:gone \"@eq 0\" \"id:3,phase:1,pass,log\"\n\
+             SecRule TX:/_x$/ \"@rx 1\" \"id:4,phase:1,pass,log,setvar:tx.first=%{MATCHED_VAR_NAME}\"\n\
+             SecRule TX:first \"@streq TX:b_x\" \"id:5,phase:1,pass,log\"\n",
+        );
+        // id:4 matches A_x then b_x (lower-cased order), so the last setvar names b_x.
+        assert_eq!(logged(&e, "/"), vec![2, 3, 4, 5]);
     }
 
     #[test]
