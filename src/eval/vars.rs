@@ -49,12 +49,23 @@ impl Default for Vars {
     }
 }
 
-/// FxHash-style hash of the ASCII-lower-cased key.
+/// FxHash-style hash, eight bytes at a time, of the key with bit 0x20 set in every byte: keys
+/// equal ASCII case-insensitively hash alike (a few others collide too; lookups compare).
 fn hash_key(k: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
+    const FOLD: u64 = 0x2020_2020_2020_2020;
     let mut h: u64 = (k.len() as u64).wrapping_mul(K);
-    for &b in k {
-        h = (h.rotate_left(5) ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(K);
+    let mut chunks = k.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ (u64::from_le_bytes(w) | FOLD)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ (u64::from_le_bytes(w) | FOLD)).wrapping_mul(K);
     }
     h ^ (h >> 29)
 }
@@ -219,6 +230,22 @@ mod tests {
             ))
         });
         out
+    }
+
+    #[test]
+    fn hash_ignores_ascii_case_only_where_equality_does() {
+        assert_eq!(
+            hash_key(b"Blocking_Inbound_Anomaly_Score"),
+            hash_key(b"blocking_inbound_anomaly_score")
+        );
+        assert_ne!(hash_key(b"abc"), hash_key(b"abd"));
+        assert_ne!(hash_key(b"abcdefgh"), hash_key(b"abcdefgh\0"));
+        // Colliding non-letters ('@' and '`') still compare unequal.
+        let mut v = Vars::default();
+        v.set(b"a@", b"1");
+        v.set(b"a`", b"2");
+        assert_eq!(v.get(b"A@"), Some(&b"1"[..]));
+        assert_eq!(v.get(b"a`"), Some(&b"2"[..]));
     }
 
     #[test]
