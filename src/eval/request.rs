@@ -21,6 +21,8 @@ pub(crate) struct Pools {
     pub(crate) args_post: PairPool,
     pub(crate) part_headers: PairPool,
     pub(crate) response_headers: PairPool,
+    /// The JSON parser's buffers (hold nothing between bodies).
+    pub(crate) json: body::json::JsonScratch,
 }
 
 /// Nothing yet: kept so callers can name the request parts type in the future.
@@ -185,9 +187,13 @@ impl Transaction {
                 self.multipart = Some(m.flags);
             }
             Some(BodyProcessor::Json) if !body.is_empty() => {
-                if let Err(e) =
-                    body::json::parse(&body, rs.settings.json_depth_limit, &mut self.args_post)
-                {
+                if let Err(e) = body::json::parse_pooled(
+                    &body,
+                    rs.settings.json_depth_limit,
+                    &mut self.args_post,
+                    &mut self.pools.args_post,
+                    &mut self.pools.json,
+                ) {
                     self.reqbody_error = true;
                     self.reqbody_error_msg = e.into_bytes();
                 }
