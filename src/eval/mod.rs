@@ -274,9 +274,13 @@ impl Transaction {
             buf_lower,
         ] {
             b.clear();
+            // One huge request must not pin its memory for the life of the shard.
+            if b.capacity() > MAX_KEPT_BUFFER {
+                *b = Vec::new();
+            }
         }
-        values_pool.iter_mut().for_each(Values::clear);
-        hits_pool.iter_mut().for_each(Hits::clear);
+        values_pool.iter_mut().for_each(Values::clear_bounded);
+        hits_pool.iter_mut().for_each(Hits::clear_bounded);
         visit_scratch.clear();
         pools.headers.recycle(headers);
         pools.cookies.recycle(cookies);
@@ -299,7 +303,7 @@ impl Transaction {
         tx.clear();
         other_colls.clear();
         matched_var_name.clear();
-        matched_vars.clear();
+        matched_vars.clear_bounded();
         *highest_severity = None;
         *engine = None;
         removed_ids.clear();
@@ -892,6 +896,10 @@ impl Transaction {
     }
 }
 
+/// Buffers a recycled transaction keeps at most this capacity; larger ones (a big body, its
+/// copies) are released by [`Transaction::reset`] and grown again when needed.
+pub(crate) const MAX_KEPT_BUFFER: usize = 256 * 1024;
+
 /// `Value::origin` for element `i` of stable source `src` (0 when it does not fit).
 fn origin(src: u32, i: usize) -> u32 {
     match u32::try_from(i) {
@@ -1015,6 +1023,31 @@ mod tests {
         );
         // id:4 matches A_x then b_x (lower-cased order), so the last setvar names b_x.
         assert_eq!(logged(&e, "/"), vec![2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn reset_forgets_everything_keeps_small_buffers_and_releases_huge_ones() {
+        let mut tx = Transaction::new();
+        tx.body = vec![b'x'; MAX_KEPT_BUFFER + 1];
+        tx.method = b"GET".to_vec();
+        tx.tx.set(b"a", b"1");
+        tx.headers = vec![(b"h".to_vec(), b"v".to_vec())];
+        tx.matched_var_name.push_str("ARGS:a");
+        tx.disruption = Some(Disruption {
+            action: DisruptiveAction::Deny,
+            status: 403,
+            rule_id: 1,
+            redirect_url: String::new(),
+            phase: 1,
+        });
+        tx.reset();
+        assert!(tx.body.is_empty() && tx.body.capacity() <= MAX_KEPT_BUFFER);
+        assert!(tx.method.is_empty() && tx.method.capacity() >= 3);
+        assert_eq!(tx.tx.get(b"a"), None);
+        assert!(tx.headers.is_empty() && tx.matched_var_name.is_empty());
+        assert!(tx.disruption.is_none());
+        // The header pair is kept for the next request's headers.
+        assert!(tx.pools.headers.take().0.capacity() >= 1);
     }
 
     #[test]

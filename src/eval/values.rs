@@ -155,6 +155,14 @@ impl Values {
         self.items.clear();
     }
 
+    /// [`Values::clear`], releasing a byte buffer grown past `MAX_KEPT_BUFFER`.
+    pub(crate) fn clear_bounded(&mut self) {
+        self.clear();
+        if self.bytes.capacity() > super::MAX_KEPT_BUFFER {
+            self.bytes = Vec::new();
+        }
+    }
+
     /// Number of values.
     pub(crate) fn len(&self) -> usize {
         self.items.len()
@@ -246,6 +254,14 @@ impl Hits {
     pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.spans.clear();
+    }
+
+    /// [`Hits::clear`], releasing a byte buffer grown past `MAX_KEPT_BUFFER`.
+    pub(crate) fn clear_bounded(&mut self) {
+        self.clear();
+        if self.bytes.capacity() > super::MAX_KEPT_BUFFER {
+            self.bytes = Vec::new();
+        }
     }
 
     /// Records a copy of one matching value.
