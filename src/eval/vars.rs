@@ -5,7 +5,8 @@
 //! [`Vars::clear`] (a generation stamp marks which are live), so a warm shard sets and reads
 //! CRS's TX variables without allocating. Every read goes through the liveness check, so a
 //! value of a previous transaction is never visible. Refuses any SecLang knowledge (macro
-//! expansion, `setvar` arithmetic live in `eval`). Iteration is in lower-cased key order, the
+//! expansion, `setvar` arithmetic live in `eval`); bounded: too many keys or a huge value and
+//! `clear` starts afresh. Iteration is in lower-cased key order, the
 //! order ModSecurity's (and the former `BTreeMap`'s) enumeration of `TX` gives.
 
 use std::cell::RefCell;
@@ -35,6 +36,8 @@ pub(crate) struct Vars {
     /// Live slots in enumeration order, valid for `sorted.0 == layout`: CRS enumerates TX
     /// (`TX:/^…/`) several times per request between rare key insertions.
     sorted: RefCell<(u64, Vec<u32>)>,
+    /// A slot's buffers grew past `MAX_KEPT_BUFFER` (released by `clear`).
+    big: bool,
 }
 
 impl Default for Vars {
@@ -45,6 +48,7 @@ impl Default for Vars {
             generation: 1,
             layout: 1,
             sorted: RefCell::new((0, Vec::new())),
+            big: false,
         }
     }
 }
@@ -73,7 +77,9 @@ fn hash_key(k: &[u8]) -> u64 {
 impl Vars {
     /// Forgets every variable (their buffers are kept for the next transaction).
     pub(crate) fn clear(&mut self) {
-        if self.slots.len() > MAX_SLOTS {
+        // Too many keys, or a huge value (`setvar:tx.x=%{REQUEST_BODY}`): start afresh rather
+        // than pin the memory for the life of the shard.
+        if self.slots.len() > MAX_SLOTS || self.big {
             *self = Vars::default();
             return;
         }
@@ -148,6 +154,7 @@ impl Vars {
         s.value.clear();
         s.value.extend_from_slice(value);
         s.live = self.generation;
+        self.big |= s.key.capacity() + s.value.capacity() > super::MAX_KEPT_BUFFER;
     }
 
     /// Removes `key` (the slot stays, dead, for reuse).
@@ -316,6 +323,21 @@ mod tests {
         assert_eq!(v.get(b"a"), None);
         assert_eq!(v.get(b"b"), None);
         assert_eq!(v.generation, 1);
+    }
+
+    #[test]
+    fn huge_values_are_released_on_clear() {
+        let mut v = Vars::default();
+        v.set(b"big", &vec![b'x'; crate::eval::MAX_KEPT_BUFFER + 1]);
+        v.set(b"small", b"1");
+        v.clear();
+        assert!(v
+            .slots
+            .iter()
+            .all(|s| s.value.capacity() <= crate::eval::MAX_KEPT_BUFFER));
+        assert_eq!(v.get(b"big"), None);
+        v.set(b"big", b"2");
+        assert_eq!(v.get(b"BIG"), Some(&b"2"[..]));
     }
 
     #[test]
