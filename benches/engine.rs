@@ -75,6 +75,7 @@ fn main() {
             }
             digest = (digest ^ v.anomaly_score as u64).wrapping_mul(0x0100_0000_01b3);
         }
+        let s0 = scratch.scan_stats();
         let (w, c) = (Instant::now(), thread_cpu_ns());
         for _ in 0..repeat {
             for r in &reqs {
@@ -82,6 +83,18 @@ fn main() {
             }
         }
         let n = (reqs.len() * repeat) as f64;
+        let s1 = scratch.scan_stats();
+        let per = |a: u64, b: u64| (a - b) as f64 / n;
+        println!(
+            "  per request: {:.0} lookups, {:.0} scans ({:.0} memo hits, {:.0} Hyperscan), \
+             {:.0} Hyperscan reports, {:.0} PCRE2 runs",
+            per(s1.lookups, s0.lookups),
+            per(s1.scans, s0.scans),
+            per(s1.memo_hits, s0.memo_hits),
+            per(s1.memo_misses, s0.memo_misses),
+            per(s1.hs_reports, s0.hs_reports),
+            per(s1.pcre_runs, s0.pcre_runs),
+        );
         let wall = w.elapsed().as_secs_f64();
         let cpu = (thread_cpu_ns() - c) as f64;
         println!(

@@ -134,7 +134,10 @@ if [ "$COLD" = 1 ]; then
     export SPOA_WAF_CACHE_DIR="$WORK/cold-cache-$$"
     rm -rf "$SPOA_WAF_CACHE_DIR"
 fi
-nice -n "$NICE" taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$FULL_LOG" 2>&1 &
+# As deployed (systemd/spoa-waf.service): mimalloc returns freed pages at once, so RSS shows
+# what the agent holds rather than what the load phase freed.
+MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:-0}" \
+    nice -n "$NICE" taskset -c "$AGENT_CPUS" "$AGENT" "${AGENT_ARGS[@]}" > "$FULL_LOG" 2>&1 &
 AGENT_PID=$!
 stop_agent() {
     if kill -0 "$AGENT_PID" 2>/dev/null; then

@@ -876,6 +876,7 @@ fn build_groups(
             union: u16::try_from(ui).map_err(|_| too_many("target sets"))?,
         });
     }
+    let (chains, builders) = share_equal_groups(rules, chains, builders);
     let mut groups = Vec::new();
     for ((transforms, _), (b, keys)) in chains.into_iter().zip(builders) {
         let set = b
@@ -892,6 +893,57 @@ fn build_groups(
         });
     }
     Ok((groups, unions))
+}
+
+/// Merges the groups of one chain whose classes hold exactly the same rules (so the same
+/// patterns, in the same order) into one, and points the rules at it: a value belongs to one
+/// class, so a shared database is never scanned twice for it, and its memory and compile time
+/// are spent once (CRS 4.28: the XSS chains hold the same rules for user data and headers).
+#[allow(clippy::type_complexity)]
+fn share_equal_groups(
+    rules: &mut [Rule],
+    chains: Vec<(Vec<Transformation>, ScanClass)>,
+    builders: Vec<(PatternSetBuilder, Vec<u32>)>,
+) -> (
+    Vec<(Vec<Transformation>, ScanClass)>,
+    Vec<(PatternSetBuilder, Vec<u32>)>,
+) {
+    // For each group, the index of the first group equal to it (itself when it is the first).
+    let mut first: Vec<usize> = Vec::with_capacity(chains.len());
+    for gi in 0..chains.len() {
+        let same = (0..gi).find(|&gj| {
+            first.get(gj) == Some(&gj)
+                && chains.get(gj).map(|c| &c.0) == chains.get(gi).map(|c| &c.0)
+                && builders.get(gj).map(|b| &b.1) == builders.get(gi).map(|b| &b.1)
+        });
+        first.push(same.unwrap_or(gi));
+    }
+    let mut new_index = vec![0u16; chains.len()];
+    let mut n: u16 = 0;
+    for gi in 0..chains.len() {
+        if first[gi] == gi {
+            new_index[gi] = n;
+            n += 1;
+        } else {
+            new_index[gi] = new_index[first[gi]];
+        }
+    }
+    for r in rules.iter_mut() {
+        if let Some(pf) = &mut r.prefilter {
+            for (g, _) in pf.by_class.iter_mut().flatten() {
+                if let Some(&ng) = new_index.get(usize::from(*g)) {
+                    *g = ng;
+                }
+            }
+        }
+    }
+    chains
+        .into_iter()
+        .zip(builders)
+        .enumerate()
+        .filter(|(gi, _)| first.get(*gi) == Some(gi))
+        .map(|(_, cb)| cb)
+        .unzip()
 }
 
 /// Whether `op` is decided by a pattern database: regexes, phrase lists, constant literals.
@@ -1495,6 +1547,38 @@ mod tests {
 
     fn compile_str(text: &str) -> Result<RuleSet, CompileError> {
         compile(seclang::parse_str(text, Path::new("/tmp/t.conf")).unwrap())
+    }
+
+    /// Groups are per (chain, class); classes holding the same rules share one database, and
+    /// target sets are per (chain, exact targets).
+    #[test]
+    fn scan_groups_per_chain_and_class() {
+        let rs = compile_str(
+            "SecRule ARGS|REQUEST_HEADERS \"@rx evil\" \"id:1,phase:2,t:lowercase,pass\"\n\
+             SecRule ARGS|REQUEST_HEADERS:Referer \"@rx worse\" \"id:2,phase:2,t:lowercase,pass\"\n\
+             SecRule ARGS \"@rx args-only\" \"id:3,phase:2,t:none,pass\"\n\
+             SecRule REQUEST_URI|ARGS \"@rx both\" \"id:4,phase:2,t:none,pass\"\n",
+        )
+        .expect("compile");
+        let pf = |i: usize| rs.rules[i].prefilter.clone().expect("pattern rule");
+        let (a, h) = (
+            pf(0).for_var(Var::Args).expect("args"),
+            pf(0).for_var(Var::RequestHeaders).expect("headers"),
+        );
+        // Rules 1 and 2 are in both classes of t:lowercase: one shared group.
+        assert_eq!(a.0, h.0);
+        assert_eq!(pf(1).for_var(Var::RequestHeaders).map(|x| x.0), Some(a.0));
+        // Different exact targets: different target sets.
+        assert_ne!(pf(0).union, pf(1).union);
+        // t:none user data holds rules 3 and 4; the request line only rule 4: two groups.
+        let ud = pf(2).for_var(Var::Args).expect("args").0;
+        assert_eq!(pf(3).for_var(Var::Args).map(|x| x.0), Some(ud));
+        let rl = pf(3).for_var(Var::RequestUri).expect("uri").0;
+        assert_ne!(ud, rl);
+        assert_eq!(pf(2).for_var(Var::RequestUri), None);
+        assert_eq!(rs.groups.len(), 3);
+        assert_eq!(rs.groups[usize::from(ud)].set.len(), 2);
+        assert_eq!(rs.groups[usize::from(rl)].set.len(), 1);
     }
 
     #[test]

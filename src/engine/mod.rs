@@ -179,6 +179,45 @@ pub struct EngineScratch {
     tx: Transaction,
 }
 
+/// What a shard's scans did so far (for benchmarks and profiles; style rule 14).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// (value, group) lookups in the per-transaction scan cache.
+    pub lookups: u64,
+    /// Lookups that transformed and scanned a value (the rest were answered in the transaction).
+    pub scans: u64,
+    /// Of the scans, those answered by the cross-request memo and those that reached Hyperscan.
+    pub memo_hits: u64,
+    pub memo_misses: u64,
+    /// Hyperscan reports and PCRE2 runs (confirmations and PCRE2-only patterns).
+    pub hs_reports: u64,
+    pub pcre_runs: u64,
+}
+
+impl EngineScratch {
+    /// Counters summed over every pattern group.
+    pub fn scan_stats(&self) -> ScanStats {
+        let (lookups, scans) = self.scan.lookup_counts();
+        let mut st = ScanStats {
+            lookups,
+            scans,
+            ..ScanStats::default()
+        };
+        for c in self
+            .scan
+            .sets
+            .iter()
+            .map(crate::matcher::SetScratch::counters)
+        {
+            st.memo_hits += c.memo_hits;
+            st.memo_misses += c.memo_misses;
+            st.hs_reports += c.hs_hits;
+            st.pcre_runs += c.pcre_runs;
+        }
+        st
+    }
+}
+
 impl Inspector for Engine {
     type Scratch = EngineScratch;
 
