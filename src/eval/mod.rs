@@ -609,13 +609,16 @@ impl Transaction {
                     Op::Rx(_) => {
                         let mut caps = [None; 10];
                         if self.scan.captures(rs, g, pid, i, &mut caps) {
-                            let input = self.scan.transformed(i).to_vec();
-                            self.set_captures(&input, &caps);
+                            // Lend the cache out so its value is read in place (no copy).
+                            let scan = take(&mut self.scan);
+                            self.set_captures(scan.transformed(i), &caps);
+                            self.scan = scan;
                         }
                     }
                     _ => {
-                        let input = self.scan.transformed(i).to_vec();
-                        self.op_matches(rule, &input);
+                        let scan = take(&mut self.scan);
+                        self.op_matches(rule, scan.transformed(i));
+                        self.scan = scan;
                     }
                 }
             }

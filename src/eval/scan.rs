@@ -181,6 +181,7 @@ impl ScanCache {
         e.transformed.extend_from_slice(value);
         // A group index outside the rule set (impossible for compiled rules): no pattern matches.
         if let Some(group) = rs.groups.get(usize::from(g)) {
+            let mut swapped = false;
             for t in &group.transforms {
                 // Most steps leave a benign value as it is: a byte search instead of a pass.
                 if t.leaves_unchanged(&e.transformed) {
@@ -188,6 +189,14 @@ impl ScanCache {
                 }
                 t.apply(&e.transformed, tmp);
                 std::mem::swap(&mut e.transformed, tmp);
+                swapped = !swapped;
+            }
+            if swapped {
+                // Keep each entry's own buffer (its capacity is what this slot needs next
+                // request): the result goes back into it instead of moving buffers around.
+                std::mem::swap(&mut e.transformed, tmp);
+                e.transformed.clear();
+                e.transformed.extend_from_slice(tmp);
             }
             if sets.len() != rs.groups.len() {
                 // The engine lends one scratch per group; a cache used without it makes its own.
