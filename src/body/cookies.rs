@@ -7,7 +7,7 @@
 //! values are not URL-decoded, quotes are not interpreted (`c="x;y"` yields `c` = `"x` and a
 //! cookie named `y"`), inner and trailing spaces of non-final values are kept.
 
-use super::Pair;
+use super::{Pair, PairPool};
 
 /// C `isspace` in the "C" locale: the whitespace ModSecurity trims.
 fn is_space(c: u8) -> bool {
@@ -16,6 +16,11 @@ fn is_space(c: u8) -> bool {
 
 /// Appends the cookies of one `Cookie` header value to `out`.
 pub fn parse(header_value: &[u8], out: &mut Vec<Pair>) {
+    parse_pooled(header_value, out, &mut PairPool::default());
+}
+
+/// [`parse`], with the pairs' buffers taken from `pool`.
+pub fn parse_pooled(header_value: &[u8], out: &mut Vec<Pair>, pool: &mut PairPool) {
     let body = header_value.strip_suffix(b";").unwrap_or(header_value);
     if body.is_empty() {
         return;
@@ -46,7 +51,7 @@ pub fn parse(header_value: &[u8], out: &mut Vec<Pair>) {
         if name.is_empty() {
             continue;
         }
-        out.push((name.to_vec(), value.to_vec()));
+        out.push(pool.pair(name, value));
     }
 }
 

@@ -11,7 +11,9 @@
 //! ModSecurity. Nesting deeper than `depth_limit` containers is an error. Iterative: no
 //! recursion, so no stack overflow on hostile nesting.
 
-use super::Pair;
+use std::io::Write as _;
+
+use super::{Pair, PairPool};
 
 /// libmodsecurity3's depth limit when `SecRequestBodyJsonDepthLimit` is not set.
 pub const DEFAULT_DEPTH_LIMIT: usize = 10_000;
@@ -20,17 +22,53 @@ pub const DEFAULT_DEPTH_LIMIT: usize = 10_000;
 /// the message is REQBODY_ERROR_MSG as ModSecurity words it (`JSON parsing error: ...`).
 /// An empty body is not an error (ModSecurity skips it).
 pub fn parse(body: &[u8], depth_limit: usize, out: &mut Vec<Pair>) -> Result<(), String> {
+    parse_pooled(
+        body,
+        depth_limit,
+        out,
+        &mut PairPool::default(),
+        &mut JsonScratch::default(),
+    )
+}
+
+/// The parser's buffers, kept by a caller between bodies (with a [`PairPool`]) so a warm shard
+/// flattens JSON without allocating.
+#[derive(Debug, Default)]
+pub struct JsonScratch {
+    stack: Vec<(Container, State)>,
+    names: Vec<u8>,
+    key: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+/// [`parse`], with the pairs taken from `pool` and the parser's buffers from `js`.
+pub fn parse_pooled(
+    body: &[u8],
+    depth_limit: usize,
+    out: &mut Vec<Pair>,
+    pool: &mut PairPool,
+    js: &mut JsonScratch,
+) -> Result<(), String> {
     if body.is_empty() {
         return Ok(());
     }
     let mut p = Parser {
         src: body,
         pos: 0,
-        stack: Vec::new(),
-        key: Vec::new(),
-        scratch: Vec::new(),
+        stack: std::mem::take(&mut js.stack),
+        names: std::mem::take(&mut js.names),
+        key: std::mem::take(&mut js.key),
+        scratch: std::mem::take(&mut js.scratch),
     };
-    p.run(depth_limit, out).map_err(|e| {
+    p.stack.clear();
+    p.names.clear();
+    p.key.clear();
+    let r = p.run(depth_limit, out, pool);
+    js.stack = p.stack;
+    js.names = p.names;
+    js.key = p.key;
+    js.scratch = p.scratch;
+    r.map_err(|e| {
         let mut msg = String::from("JSON parsing error: ");
         msg.push_str(e.text());
         msg.push('\n');
@@ -119,9 +157,11 @@ enum Tok {
     End,
 }
 
+#[derive(Debug)]
 struct Container {
     is_array: bool,
-    name: Vec<u8>,
+    /// Its name segment: `names[name.0..name.1]` (names are a stack, like the containers).
+    name: (usize, usize),
     count: usize,
 }
 
@@ -144,6 +184,7 @@ struct Parser<'a> {
     src: &'a [u8],
     pos: usize,
     stack: Vec<(Container, State)>,
+    names: Vec<u8>,
     key: Vec<u8>,
     scratch: Vec<u8>,
 }
@@ -343,7 +384,12 @@ impl Parser<'_> {
         }
     }
 
-    fn run(&mut self, depth_limit: usize, out: &mut Vec<Pair>) -> Result<(), Error> {
+    fn run(
+        &mut self,
+        depth_limit: usize,
+        out: &mut Vec<Pair>,
+        pool: &mut PairPool,
+    ) -> Result<(), Error> {
         let mut state = State::Start;
         loop {
             let tok = if state == State::Complete {
@@ -376,7 +422,11 @@ impl Parser<'_> {
                 // A value is expected: Start, MapNeedVal, ArrayStart, ArrayNeedVal.
                 (_, Tok::LBrace | Tok::LBracket) => {
                     let is_array = matches!(tok, Tok::LBracket);
-                    let name = self.container_name();
+                    let start = self.names.len();
+                    let mut names = std::mem::take(&mut self.names);
+                    self.push_container_name(&mut names);
+                    let name = (start, names.len());
+                    self.names = names;
                     let after = self.after_value(state);
                     self.stack.push((
                         Container {
@@ -398,21 +448,22 @@ impl Parser<'_> {
                 (_, Tok::Str(a, b)) => {
                     self.unescape(a, b);
                     let value = std::mem::take(&mut self.scratch);
-                    self.emit(out, value);
+                    self.emit(out, pool, &value);
+                    self.scratch = value;
                     self.after_value(state)
                 }
                 (_, Tok::Num(a, b)) => {
-                    let value = self.src.get(a..b).unwrap_or_default().to_vec();
-                    self.emit(out, value);
+                    let src = self.src;
+                    self.emit(out, pool, src.get(a..b).unwrap_or_default());
                     self.after_value(state)
                 }
                 (_, Tok::True | Tok::False | Tok::Null) => {
-                    let value = match tok {
-                        Tok::True => b"true".to_vec(),
-                        Tok::False => b"false".to_vec(),
-                        _ => Vec::new(),
+                    let value: &[u8] = match tok {
+                        Tok::True => b"true",
+                        Tok::False => b"false",
+                        _ => b"",
                     };
-                    self.emit(out, value);
+                    self.emit(out, pool, value);
                     self.after_value(state)
                 }
                 (_, Tok::RBrace | Tok::RBracket | Tok::Comma | Tok::Colon) => {
@@ -433,11 +484,13 @@ impl Parser<'_> {
 
     /// Pops a container; the enclosing array (if any) counts it as an element.
     fn close(&mut self) -> State {
-        let after = self
-            .stack
-            .pop()
-            .map(|(_, after)| after)
-            .unwrap_or(State::Complete);
+        let after = match self.stack.pop() {
+            Some((c, after)) => {
+                self.names.truncate(c.name.0);
+                after
+            }
+            None => State::Complete,
+        };
         if let Some((parent, _)) = self.stack.last_mut() {
             if parent.is_array {
                 parent.count += 1;
@@ -446,36 +499,39 @@ impl Parser<'_> {
         after
     }
 
-    /// ModSecurity's `getCurrentKey`: `json` at top level, nothing inside an array, the pending
-    /// object key otherwise (`empty-key` when it is empty).
-    fn container_name(&mut self) -> Vec<u8> {
+    /// Appends ModSecurity's `getCurrentKey` to `name`: `json` at top level, nothing inside an
+    /// array, the pending object key otherwise (`empty-key` when it is empty), which is used up.
+    fn push_container_name(&mut self, name: &mut Vec<u8>) {
         match self.stack.last() {
-            None => b"json".to_vec(),
-            Some((c, _)) if c.is_array => Vec::new(),
-            Some(_) if self.key.is_empty() => b"empty-key".to_vec(),
-            Some(_) => std::mem::take(&mut self.key),
+            None => name.extend_from_slice(b"json"),
+            Some((c, _)) if c.is_array => {}
+            Some(_) if self.key.is_empty() => name.extend_from_slice(b"empty-key"),
+            Some(_) => {
+                name.extend_from_slice(&self.key);
+                self.key.clear();
+            }
         }
     }
 
-    fn emit(&mut self, out: &mut Vec<Pair>, value: Vec<u8>) {
-        let mut name = Vec::new();
+    fn emit(&mut self, out: &mut Vec<Pair>, pool: &mut PairPool, value: &[u8]) {
+        let (mut name, mut v) = pool.take();
         for (c, _) in &self.stack {
-            name.extend_from_slice(&c.name);
+            name.extend_from_slice(self.names.get(c.name.0..c.name.1).unwrap_or_default());
             if c.is_array {
-                name.extend_from_slice(b".array_");
-                name.extend_from_slice(c.count.to_string().as_bytes());
+                // Writing into a Vec cannot fail.
+                let _ = write!(name, ".array_{}", c.count);
             } else {
                 name.push(b'.');
             }
         }
-        let leaf = self.container_name();
-        name.extend_from_slice(&leaf);
+        self.push_container_name(&mut name);
         if let Some((c, _)) = self.stack.last_mut() {
             if c.is_array {
                 c.count += 1;
             }
         }
-        out.push((name, value));
+        v.extend_from_slice(value);
+        out.push((name, v));
     }
 }
 
@@ -851,6 +907,37 @@ mod tests {
         assert_eq!(j_limit(b"[\"\xc0\x80\xed\xa0\x80\"]", 8).1, None);
         assert!(j_limit(b"[\"\xf8\x80\x80\x80\x80\"]", 8).1.is_some());
         assert!(j_limit(b"[\"\xe2\x82\"]", 8).1.is_some());
+    }
+
+    #[test]
+    fn recycled_buffers_give_the_same_pairs_and_errors() {
+        let seeds: &[&[u8]] = &[
+            br#"{"a":{"b":[1,2,{"c":true}],"d":null,"e":[],"f":{}},"g":1.5e3}"#,
+            br#"["\u00e9\ud83d\ude00", -0.5e+3, "\\\"", {"":[null]}]"#,
+            br#"{"x":[[1,[2,{"y":"z"}]],3],"":{"":""}}"#,
+        ];
+        let mut rng = crate::body::testrand::Rng::new(7);
+        let (mut pool, mut js) = (PairPool::default(), JsonScratch::default());
+        let mut out = Vec::new();
+        for i in 0..3_000 {
+            // Every other input is a seed: fresh state must not depend on a failed parse.
+            let input = if i % 2 == 0 {
+                seeds[i / 2 % seeds.len()].to_vec()
+            } else {
+                rng.splice(seeds, 4, b"{}[],:\"\\u0e-.")
+            };
+            let limit = 1 + rng.below(6);
+            let mut fresh = Vec::new();
+            let want = parse(&input, limit, &mut fresh);
+            pool.recycle(&mut out);
+            let got = parse_pooled(&input, limit, &mut out, &mut pool, &mut js);
+            assert_eq!(
+                (&out, &got),
+                (&fresh, &want),
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
     }
 
     #[test]

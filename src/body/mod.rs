@@ -17,6 +17,55 @@ pub mod xml;
 /// One collection member: `(name, value)`, both raw bytes.
 pub type Pair = (Vec<u8>, Vec<u8>);
 
+/// Spare [`Pair`]s whose buffers a caller recycles from one request to the next, so a warm
+/// shard fills its collections without allocating. Bounded: at most [`PairPool::MAX_SPARE`]
+/// pairs are kept, and none whose buffers grew past [`PairPool::MAX_KEPT_BYTES`], so one huge
+/// request does not pin its memory for the life of the shard.
+#[derive(Debug, Default)]
+pub struct PairPool {
+    spare: Vec<Pair>,
+}
+
+impl PairPool {
+    /// Most pairs kept for reuse.
+    pub const MAX_SPARE: usize = 1024;
+    /// Pairs whose two buffers together hold more capacity than this are dropped, not kept.
+    pub const MAX_KEPT_BYTES: usize = 16 * 1024;
+
+    /// An empty pair, with recycled buffers when one is available.
+    pub fn take(&mut self) -> Pair {
+        match self.spare.pop() {
+            Some((mut k, mut v)) => {
+                k.clear();
+                v.clear();
+                (k, v)
+            }
+            None => Pair::default(),
+        }
+    }
+
+    /// Empties `list`, keeping its pairs' buffers (within the bounds) for [`PairPool::take`].
+    /// Pushed in reverse, so refilling the same list takes back each pair in its old place:
+    /// a repeated request finds every buffer already large enough.
+    pub fn recycle(&mut self, list: &mut Vec<Pair>) {
+        for p in list.drain(..).rev() {
+            if self.spare.len() < Self::MAX_SPARE
+                && p.0.capacity() + p.1.capacity() <= Self::MAX_KEPT_BYTES
+            {
+                self.spare.push(p);
+            }
+        }
+    }
+
+    /// A pair holding copies of `name` and `value`.
+    pub fn pair(&mut self, name: &[u8], value: &[u8]) -> Pair {
+        let (mut k, mut v) = self.take();
+        k.extend_from_slice(name);
+        v.extend_from_slice(value);
+        (k, v)
+    }
+}
+
 /// A small deterministic generator for the "never panics" tests (xorshift64*): no dependency,
 /// reproducible failures.
 #[cfg(test)]

@@ -6,10 +6,15 @@
 //! space and `%XX` is decoded in names and values, invalid escapes are kept literally
 //! (`%zz`, a lone `%`, `%u0041`). No charset handling, no limits: the engine counts ARGS.
 
-use super::Pair;
+use super::{Pair, PairPool};
 
 /// Appends the parameters of `input` (split on `sep`, normally `b'&'`) to `out`.
 pub fn parse(input: &[u8], sep: u8, out: &mut Vec<Pair>) {
+    parse_pooled(input, sep, out, &mut PairPool::default());
+}
+
+/// [`parse`], with the pairs' buffers taken from `pool`.
+pub fn parse_pooled(input: &[u8], sep: u8, out: &mut Vec<Pair>, pool: &mut PairPool) {
     if input.is_empty() {
         return;
     }
@@ -20,7 +25,10 @@ pub fn parse(input: &[u8], sep: u8, out: &mut Vec<Pair>) {
             Some(eq) => (&piece[..eq], &piece[eq + 1..]),
             None => (piece, &piece[piece.len()..]),
         };
-        out.push((decode(name), decode(value)));
+        let (mut k, mut v) = pool.take();
+        decode_into(name, &mut k);
+        decode_into(value, &mut v);
+        out.push((k, v));
     }
 }
 
@@ -28,6 +36,13 @@ pub fn parse(input: &[u8], sep: u8, out: &mut Vec<Pair>) {
 /// anything else (including a malformed escape) copied as is.
 pub fn decode(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
+    decode_into(input, &mut out);
+    out
+}
+
+/// [`decode`], appending to `out`.
+pub fn decode_into(input: &[u8], out: &mut Vec<u8>) {
+    out.reserve(input.len());
     let mut i = 0;
     while let Some(&c) = input.get(i) {
         match c {
@@ -54,7 +69,6 @@ pub fn decode(input: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 fn hex(c: &u8) -> Option<u8> {

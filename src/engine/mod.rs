@@ -67,11 +67,12 @@ impl Engine {
     }
 
     /// Runs phases 1 and 2 (with body processing between them) on a fresh transaction and
-    /// returns it, so callers can continue with the response or logging phases.
+    /// returns it, so callers can continue with the response or logging phases. The
+    /// transaction is the shard's recycled one (reset, buffers kept); [`Engine::finish`] gives
+    /// it back.
     pub fn run_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Transaction {
         let rs = &*self.rules;
-        let mut tx = Transaction::new();
-        tx.scan = self.take_scan(scratch);
+        let mut tx = self.take_tx(scratch);
         tx.load_request(rs, req);
         tx.run_phase(rs, 1);
         if tx.disruption().is_none() {
@@ -92,13 +93,32 @@ impl Engine {
         tx.run_phase(rs, 4);
     }
 
-    /// Runs the logging phase (5), produces the verdict and gives the scratch back.
+    /// Runs the logging phase (5), produces the verdict and gives the scratch (and the
+    /// transaction's buffers) back; `tx` is left empty.
     pub fn finish(&self, scratch: &mut EngineScratch, tx: &mut Transaction) -> Verdict {
         let rs = &*self.rules;
         tx.run_phase(rs, 5);
         let score = inbound_score(tx);
+        let v = tx.verdict(score);
+        self.give_back(scratch, tx);
+        v
+    }
+
+    /// A reset transaction holding the shard's buffers and scan cache.
+    fn take_tx(&self, scratch: &mut EngineScratch) -> Transaction {
+        let mut tx = std::mem::take(&mut scratch.tx);
+        tx.reset();
+        tx.scan = self.take_scan(scratch);
+        tx
+    }
+
+    /// Returns `tx`'s buffers and scan cache to the shard.
+    fn give_back(&self, scratch: &mut EngineScratch, tx: &mut Transaction) {
         scratch.scan = std::mem::take(&mut tx.scan);
-        tx.verdict(score)
+        scratch.tx = std::mem::take(tx);
+        // Nothing of this transaction may be read through the scratch: reset now, not only
+        // when the buffers are next lent.
+        scratch.tx.reset();
     }
 
     fn new_sets(&self) -> Vec<crate::matcher::SetScratch> {
@@ -150,11 +170,52 @@ fn tempfile_probe(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&p)
 }
 
-/// Per-shard engine state: Hyperscan scratch for every pattern group and the buffers of the
-/// per-transaction scan cache, reused from one transaction to the next.
+/// Per-shard engine state: Hyperscan scratch for every pattern group, the buffers of the
+/// per-transaction scan cache and a recycled [`Transaction`], reused from one transaction to
+/// the next so a warm shard evaluates a typical request without allocating.
 #[derive(Debug, Default)]
 pub struct EngineScratch {
     scan: ScanCache,
+    tx: Transaction,
+}
+
+/// What a shard's scans did so far (for benchmarks and profiles; style rule 14).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// (value, group) lookups in the per-transaction scan cache.
+    pub lookups: u64,
+    /// Lookups that transformed and scanned a value (the rest were answered in the transaction).
+    pub scans: u64,
+    /// Of the scans, those answered by the cross-request memo and those that reached Hyperscan.
+    pub memo_hits: u64,
+    pub memo_misses: u64,
+    /// Hyperscan reports and PCRE2 runs (confirmations and PCRE2-only patterns).
+    pub hs_reports: u64,
+    pub pcre_runs: u64,
+}
+
+impl EngineScratch {
+    /// Counters summed over every pattern group.
+    pub fn scan_stats(&self) -> ScanStats {
+        let (lookups, scans) = self.scan.lookup_counts();
+        let mut st = ScanStats {
+            lookups,
+            scans,
+            ..ScanStats::default()
+        };
+        for c in self
+            .scan
+            .sets
+            .iter()
+            .map(crate::matcher::SetScratch::counters)
+        {
+            st.memo_hits += c.memo_hits;
+            st.memo_misses += c.memo_misses;
+            st.hs_reports += c.hs_hits;
+            st.pcre_runs += c.pcre_runs;
+        }
+        st
+    }
 }
 
 impl Inspector for Engine {
@@ -163,7 +224,10 @@ impl Inspector for Engine {
     fn new_scratch(&self) -> EngineScratch {
         let mut scan = ScanCache::default();
         scan.sets = self.new_sets();
-        EngineScratch { scan }
+        EngineScratch {
+            scan,
+            tx: Transaction::new(),
+        }
     }
 
     fn inspect_request(&self, scratch: &mut EngineScratch, req: &HttpRequest<'_>) -> Verdict {
@@ -172,8 +236,7 @@ impl Inspector for Engine {
     }
 
     fn inspect_response(&self, scratch: &mut EngineScratch, res: &HttpResponse<'_>) -> Verdict {
-        let mut tx = Transaction::new();
-        tx.scan = self.take_scan(scratch);
+        let mut tx = self.take_tx(scratch);
         let rs = &*self.rules;
         // The response arrives without its request's transaction, but CRS's response rules
         // rely on the TX settings phase 1 initialises (paranoia levels, thresholds). Replay
@@ -201,7 +264,8 @@ impl Inspector for Engine {
             .tx_int("blocking_outbound_anomaly_score")
             .or_else(|| tx.tx_int("outbound_anomaly_score"))
             .unwrap_or(0);
-        scratch.scan = std::mem::take(&mut tx.scan);
-        tx.verdict(score)
+        let v = tx.verdict(score);
+        self.give_back(scratch, &mut tx);
+        v
     }
 }

@@ -13,8 +13,11 @@ pub mod leaf;
 mod log;
 mod request;
 mod scan;
+mod values;
+mod vars;
 
 use std::collections::BTreeMap;
+use std::mem::take;
 
 use crate::compile::{
     AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode, KeySel, Macro, MacroPart, Op, Rule,
@@ -23,6 +26,7 @@ use crate::compile::{
 use crate::inspect::{Disruption, DisruptiveAction, Verdict};
 use leaf::body::multipart::Flags;
 pub(crate) use scan::ScanCache;
+use values::{Hits, KeyRef, NameRef, ValueRef, Values};
 
 pub use request::RequestParts;
 
@@ -64,12 +68,18 @@ pub struct Value {
     pub origin: u32,
 }
 
-/// A `ctl:ruleRemoveTarget*` exclusion active for this transaction.
-#[derive(Debug, Clone)]
-enum TargetRemoval {
-    Id(Vec<(u32, u32)>, Target),
-    Tag(String, Target),
-    Msg(String, Target),
+/// A `ctl` action that took effect in this transaction, by where it is written in the rule
+/// set (`rs.rules[rule].ctls[ctl]`): recorded without copying its tag, message or target.
+#[derive(Debug, Clone, Copy)]
+struct CtlRef {
+    rule: usize,
+    ctl: usize,
+}
+
+impl CtlRef {
+    fn get(self, rs: &RuleSet) -> Option<&Ctl> {
+        rs.rules.get(self.rule)?.ctls.get(self.ctl)
+    }
 }
 
 /// All state of one HTTP transaction.
@@ -112,18 +122,19 @@ pub struct Transaction {
     pub(crate) response_body: Vec<u8>,
     pub(crate) expose_response_body: bool,
     // --- rule state ---
-    tx: BTreeMap<String, (String, Vec<u8>)>,
+    tx: vars::Vars,
     other_colls: BTreeMap<String, (String, Vec<u8>)>,
     matched_var: Vec<u8>,
     matched_var_name: String,
-    matched_vars: Vec<Value>,
+    matched_vars: Values,
     highest_severity: Option<u8>,
     // --- ctl state ---
     engine: Option<EngineMode>,
     removed_ids: Vec<(u32, u32)>,
-    removed_tags: Vec<String>,
-    removed_msgs: Vec<String>,
-    removed_targets: Vec<TargetRemoval>,
+    /// `ctl:ruleRemoveByTag` / `ByMsg` / `ruleRemoveTarget*` in effect.
+    removed_tags: Vec<CtlRef>,
+    removed_msgs: Vec<CtlRef>,
+    removed_targets: Vec<CtlRef>,
     pub(crate) forced_processor: Option<BodyProcessor>,
     pub(crate) force_body_var: bool,
     pub(crate) body_access: Option<bool>,
@@ -133,14 +144,25 @@ pub struct Transaction {
     disruption: Option<Disruption>,
     logged: Vec<u32>,
     log_lines: Vec<String>,
-    // --- scratch ---
+    // --- scratch (contents meaningless between uses) ---
     buf_a: Vec<u8>,
     buf_b: Vec<u8>,
+    /// Setvar key and value, a macro operator's argument, `@pm`'s lower-cased input.
+    buf_key: Vec<u8>,
+    buf_val: Vec<u8>,
+    buf_arg: Vec<u8>,
+    buf_lower: Vec<u8>,
+    /// Value and hit arenas for `eval_rule` (one per chain depth in use).
+    values_pool: Vec<Values>,
+    hits_pool: Vec<Hits>,
+    visit_scratch: values::VisitScratch,
     /// Per-transaction transform+scan results and the shard's Hyperscan scratch (lent by the
     /// engine): each value is transformed and scanned once per group per transaction.
     pub(crate) scan: scan::ScanCache,
     /// While set, rules run for their side effects only (no log line, no disruption).
     pub(crate) quiet: bool,
+    /// Spare collection pairs, refilled by [`Transaction::reset`].
+    pub(crate) pools: request::Pools,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -152,6 +174,153 @@ impl Transaction {
     /// A fresh transaction.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Forgets everything about the previous transaction, keeping buffer capacities, so a
+    /// recycled transaction is indistinguishable from [`Transaction::new`] (a value leaking
+    /// from one request into the next would be a security bug). The destructuring is
+    /// exhaustive on purpose: a new field does not compile until it is reset here.
+    pub fn reset(&mut self) {
+        let Transaction {
+            method,
+            uri_raw,
+            uri_decoded,
+            filename,
+            basename,
+            query,
+            protocol,
+            request_line,
+            headers,
+            cookies,
+            args_get,
+            args_post,
+            body,
+            body_len,
+            expose_body,
+            files,
+            part_headers,
+            multipart,
+            xml_text,
+            xml_attrs,
+            processor,
+            reqbody_error,
+            reqbody_error_msg,
+            remote_addr,
+            remote_port,
+            server_addr,
+            server_port,
+            unique_id,
+            hostname,
+            response_status,
+            response_protocol,
+            response_headers,
+            response_body,
+            expose_response_body,
+            tx,
+            other_colls,
+            matched_var,
+            matched_var_name,
+            matched_vars,
+            highest_severity,
+            engine,
+            removed_ids,
+            removed_tags,
+            removed_msgs,
+            removed_targets,
+            forced_processor,
+            force_body_var,
+            body_access,
+            response_body_access,
+            allow,
+            disruption,
+            logged,
+            log_lines,
+            buf_a,
+            buf_b,
+            buf_key,
+            buf_val,
+            buf_arg,
+            buf_lower,
+            values_pool,
+            hits_pool,
+            visit_scratch,
+            scan,
+            quiet,
+            pools,
+        } = self;
+        for b in [
+            method,
+            uri_raw,
+            uri_decoded,
+            filename,
+            basename,
+            query,
+            protocol,
+            request_line,
+            body,
+            reqbody_error_msg,
+            remote_addr,
+            server_addr,
+            unique_id,
+            hostname,
+            response_protocol,
+            response_body,
+            matched_var,
+            buf_a,
+            buf_b,
+            buf_key,
+            buf_val,
+            buf_arg,
+            buf_lower,
+        ] {
+            b.clear();
+            // One huge request must not pin its memory for the life of the shard.
+            if b.capacity() > MAX_KEPT_BUFFER {
+                *b = Vec::new();
+            }
+        }
+        values_pool.iter_mut().for_each(Values::clear_bounded);
+        hits_pool.iter_mut().for_each(Hits::clear_bounded);
+        visit_scratch.clear();
+        pools.headers.recycle(headers);
+        pools.cookies.recycle(cookies);
+        pools.args_get.recycle(args_get);
+        pools.args_post.recycle(args_post);
+        pools.part_headers.recycle(part_headers);
+        pools.response_headers.recycle(response_headers);
+        *body_len = 0;
+        *expose_body = false;
+        files.clear();
+        *multipart = None;
+        xml_text.clear();
+        xml_attrs.clear();
+        *processor = None;
+        *reqbody_error = false;
+        *remote_port = 0;
+        *server_port = 0;
+        *response_status = None;
+        *expose_response_body = false;
+        tx.clear();
+        other_colls.clear();
+        matched_var_name.clear();
+        matched_vars.clear_bounded();
+        *highest_severity = None;
+        *engine = None;
+        removed_ids.clear();
+        removed_tags.clear();
+        removed_msgs.clear();
+        removed_targets.clear();
+        *forced_processor = None;
+        *force_body_var = false;
+        *body_access = None;
+        *response_body_access = None;
+        *allow = None;
+        *disruption = None;
+        logged.clear();
+        log_lines.clear();
+        // The scan cache is lent by the engine and cleared when lent; forget results anyway.
+        scan.clear();
+        *quiet = false;
     }
 
     /// The engine mode in effect (ctl:ruleEngine overrides the configuration).
@@ -207,7 +376,7 @@ impl Transaction {
                 continue;
             }
             let rule = &rs.rules[idx];
-            if self.is_removed(rule) {
+            if self.is_removed(rs, rule) {
                 continue;
             }
             self.matched_vars.clear();
@@ -219,8 +388,8 @@ impl Transaction {
             let mut r = Some(idx);
             while let Some(i) = r {
                 let link = &rs.rules[i];
-                for c in &link.ctls {
-                    self.apply_ctl(c);
+                for (ctl, c) in link.ctls.iter().enumerate() {
+                    self.apply_ctl(c, CtlRef { rule: i, ctl });
                 }
                 r = link.chain;
             }
@@ -300,37 +469,31 @@ impl Transaction {
         }
     }
 
-    fn is_removed(&self, rule: &Rule) -> bool {
+    fn is_removed(&self, rs: &RuleSet, rule: &Rule) -> bool {
+        let tag_removed = |c: &CtlRef| match c.get(rs) {
+            Some(Ctl::RuleRemoveByTag(r)) => rule.tags.iter().any(|t| t == r),
+            _ => false,
+        };
+        let msg_removed = |c: &CtlRef| match (c.get(rs), &rule.msg) {
+            (Some(Ctl::RuleRemoveByMsg(r)), Some(m)) => m.text == *r,
+            _ => false,
+        };
         self.removed_ids
             .iter()
             .any(|&(a, b)| rule.id >= a && rule.id <= b)
-            || (!self.removed_tags.is_empty()
-                && rule
-                    .tags
-                    .iter()
-                    .any(|t| self.removed_tags.iter().any(|r| r == t)))
-            || (!self.removed_msgs.is_empty()
-                && rule
-                    .msg
-                    .as_ref()
-                    .is_some_and(|m| self.removed_msgs.contains(&m.text)))
+            || self.removed_tags.iter().any(tag_removed)
+            || self.removed_msgs.iter().any(msg_removed)
     }
 
-    fn apply_ctl(&mut self, c: &Ctl) {
+    fn apply_ctl(&mut self, c: &Ctl, at: CtlRef) {
         match c {
             Ctl::RuleEngine(m) => self.engine = Some(*m),
             Ctl::RuleRemoveById(r) => self.removed_ids.extend(r.iter().copied()),
-            Ctl::RuleRemoveByTag(t) => self.removed_tags.push(t.clone()),
-            Ctl::RuleRemoveByMsg(t) => self.removed_msgs.push(t.clone()),
-            Ctl::RuleRemoveTargetById(r, t) => self
-                .removed_targets
-                .push(TargetRemoval::Id(r.clone(), t.clone())),
-            Ctl::RuleRemoveTargetByTag(tag, t) => self
-                .removed_targets
-                .push(TargetRemoval::Tag(tag.clone(), t.clone())),
-            Ctl::RuleRemoveTargetByMsg(m, t) => self
-                .removed_targets
-                .push(TargetRemoval::Msg(m.clone(), t.clone())),
+            Ctl::RuleRemoveByTag(_) => self.removed_tags.push(at),
+            Ctl::RuleRemoveByMsg(_) => self.removed_msgs.push(at),
+            Ctl::RuleRemoveTargetById(..)
+            | Ctl::RuleRemoveTargetByTag(..)
+            | Ctl::RuleRemoveTargetByMsg(..) => self.removed_targets.push(at),
             Ctl::RequestBodyProcessor(p) => {
                 // Visible at once: CRS 901340 reads REQBODY_PROCESSOR later in phase 1.
                 self.forced_processor = Some(*p);
@@ -356,28 +519,34 @@ impl Transaction {
             // No value's cached scan matches: skip without copying or naming any value.
             return RuleMatch { matched: false };
         } else {
-            let mut values = Vec::new();
+            // Arenas from the pool (a chain link nested below takes its own).
+            let mut values = self.values_pool.pop().unwrap_or_default();
+            let mut hits = self.hits_pool.pop().unwrap_or_default();
+            values.clear();
             let starter = &rs.rules[starter_idx];
             for t in &rule.targets {
-                self.collect(t, &mut values);
+                self.collect_into(t, &mut values);
             }
-            values.retain(|v| !self.excluded(rule, starter, starter_id, v));
-            let mut hits = Vec::new();
-            for v in values {
+            values.retain(|v| !self.excluded(rs, rule, starter, starter_id, v.name));
+            for i in 0..values.len() {
+                let v = values.get(i);
                 hits.clear();
+                // The operator may read MATCHED_VAR(_NAME) of the previous match (macros).
                 self.match_value(rs, rule, &v, &mut hits);
-                for h in hits.drain(..) {
+                for h in 0..hits.len() {
+                    let hit = hits.get(h);
                     matched = true;
-                    self.matched_var.clone_from(&h);
-                    self.matched_var_name = v.name.render();
-                    self.matched_vars.push(Value {
-                        name: v.name.clone(),
-                        data: h,
-                        origin: 0,
-                    });
+                    self.matched_var.clear();
+                    self.matched_var.extend_from_slice(hit);
+                    self.matched_var_name.clear();
+                    v.name.render_into(&mut self.matched_var_name);
+                    self.matched_vars
+                        .push_rendered(v.name, &self.matched_var_name, hit);
                     self.run_setvars(rule);
                 }
             }
+            self.values_pool.push(values);
+            self.hits_pool.push(hits);
         }
         if !matched {
             return RuleMatch { matched: false };
@@ -391,32 +560,41 @@ impl Transaction {
         RuleMatch { matched: true }
     }
 
-    /// Whether value `v` of `rule` is excluded by a `!` target or a `ctl:ruleRemoveTarget*`.
-    fn excluded(&self, rule: &Rule, starter: &Rule, id: u32, v: &Value) -> bool {
-        if rule.exclusions.iter().any(|t| target_covers(t, &v.name)) {
+    /// Whether the value named `name` is excluded from `rule` by a `!` target or a
+    /// `ctl:ruleRemoveTarget*`.
+    fn excluded(
+        &self,
+        rs: &RuleSet,
+        rule: &Rule,
+        starter: &Rule,
+        id: u32,
+        name: NameRef<'_>,
+    ) -> bool {
+        if rule.exclusions.iter().any(|t| target_covers(t, name)) {
             return true;
         }
         // ctl target removals apply to the whole chain; tags and msg live on the starter.
-        self.removed_targets.iter().any(|r| match r {
-            TargetRemoval::Id(ranges, t) => {
-                ranges.iter().any(|&(a, b)| id >= a && id <= b) && target_covers(t, &v.name)
+        self.removed_targets.iter().any(|r| match r.get(rs) {
+            Some(Ctl::RuleRemoveTargetById(ranges, t)) => {
+                ranges.iter().any(|&(a, b)| id >= a && id <= b) && target_covers(t, name)
             }
-            TargetRemoval::Tag(tag, t) => {
-                starter.tags.iter().any(|x| x == tag) && target_covers(t, &v.name)
+            Some(Ctl::RuleRemoveTargetByTag(tag, t)) => {
+                starter.tags.iter().any(|x| x == tag) && target_covers(t, name)
             }
-            TargetRemoval::Msg(msg, t) => {
-                starter.msg.as_ref().is_some_and(|m| m.text == *msg) && target_covers(t, &v.name)
+            Some(Ctl::RuleRemoveTargetByMsg(msg, t)) => {
+                starter.msg.as_ref().is_some_and(|m| m.text == *msg) && target_covers(t, name)
             }
+            _ => false,
         })
     }
 
     /// Runs the transformations and the operator on one value and pushes every matching
     /// transformed value to `hits` (one per matching stage with multiMatch). MATCHED_VAR is the
     /// transformed value, as in libmodsecurity3.
-    fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &Value, hits: &mut Vec<Vec<u8>>) {
-        let var = match &v.name {
-            Name::Var(var) | Name::Keyed(var, _) => Some(*var),
-            Name::Text(_) => None,
+    fn match_value(&mut self, rs: &RuleSet, rule: &Rule, v: &ValueRef<'_>, hits: &mut Hits) {
+        let var = match v.name {
+            NameRef::Var(var) | NameRef::Keyed(var, _) => Some(var),
+            NameRef::Count(_) => None,
         };
         let scanned = rule
             .prefilter
@@ -424,60 +602,62 @@ impl Transaction {
             .zip(var)
             .and_then(|(pf, var)| pf.for_var(var));
         if let Some((g, pid)) = scanned {
-            let i = self.scan.lookup_at(rs, g, &v.data, v.origin);
+            let i = self.scan.lookup_at(rs, g, v.data, v.origin);
             let hit = self.scan.hit(rs, g, i, pid);
             if hit && rule.capture {
                 match &rule.op {
                     Op::Rx(_) => {
                         let mut caps = [None; 10];
                         if self.scan.captures(rs, g, pid, i, &mut caps) {
-                            let input = self.scan.transformed(i).to_vec();
-                            self.set_captures(&input, &caps);
+                            // Lend the cache out so its value is read in place (no copy).
+                            let scan = take(&mut self.scan);
+                            self.set_captures(scan.transformed(i), &caps);
+                            self.scan = scan;
                         }
                     }
                     _ => {
-                        let input = self.scan.transformed(i).to_vec();
-                        self.op_matches(rule, &input);
+                        let scan = take(&mut self.scan);
+                        self.op_matches(rule, scan.transformed(i));
+                        self.scan = scan;
                     }
                 }
             }
             if hit != rule.negated {
-                hits.push(self.scan.transformed(i).to_vec());
-            }
-            return;
-        }
-        if rule.multi_match {
-            if self.run_op(rule, &v.data) {
-                hits.push(v.data.clone());
-            }
-            let mut cur = v.data.clone();
-            for t in &rule.transforms {
-                let mut out = Vec::new();
-                if t.apply(&cur, &mut out) {
-                    if self.run_op(rule, &out) {
-                        hits.push(out.clone());
-                    }
-                    cur = out;
-                }
+                hits.push(self.scan.transformed(i));
             }
             return;
         }
         if rule.transforms.is_empty() {
-            if self.run_op(rule, &v.data) {
-                hits.push(v.data.clone());
+            if self.run_op(rule, v.data) {
+                hits.push(v.data);
             }
             return;
         }
-        let mut a = std::mem::take(&mut self.buf_a);
-        let mut b = std::mem::take(&mut self.buf_b);
+        let mut a = take(&mut self.buf_a);
+        let mut b = take(&mut self.buf_b);
         a.clear();
-        a.extend_from_slice(&v.data);
-        for t in &rule.transforms {
-            t.apply(&a, &mut b);
-            std::mem::swap(&mut a, &mut b);
-        }
-        if self.run_op(rule, &a) {
-            hits.push(a.clone());
+        a.extend_from_slice(v.data);
+        if rule.multi_match {
+            // The operator runs on the value, then after every transformation that changed it.
+            if self.run_op(rule, &a) {
+                hits.push(&a);
+            }
+            for t in &rule.transforms {
+                if t.apply(&a, &mut b) {
+                    std::mem::swap(&mut a, &mut b);
+                    if self.run_op(rule, &a) {
+                        hits.push(&a);
+                    }
+                }
+            }
+        } else {
+            for t in &rule.transforms {
+                t.apply(&a, &mut b);
+                std::mem::swap(&mut a, &mut b);
+            }
+            if self.run_op(rule, &a) {
+                hits.push(&a);
+            }
         }
         self.buf_a = a;
         self.buf_b = b;
@@ -506,6 +686,7 @@ impl Transaction {
                 }
             }
             Op::RxMacro(m) => {
+                // Compiled per evaluation: the pattern depends on the transaction (rare in CRS).
                 let pat = String::from_utf8_lossy(&self.expand(m)).into_owned();
                 match leaf::matcher::Regex::new(&pat) {
                     Ok(re) => {
@@ -520,27 +701,30 @@ impl Transaction {
                 }
             }
             Op::Pm(phrases) => {
-                let lower = input.to_ascii_lowercase();
+                let mut lower = take(&mut self.buf_lower);
+                lower.clear();
+                lower.extend(input.iter().map(u8::to_ascii_lowercase));
                 let hit = phrases
                     .iter()
                     .find(|p| !p.is_empty() && contains(&lower, p));
+                self.buf_lower = lower;
                 if let (Some(p), true) = (hit, rule.capture) {
-                    self.set_tx("0", p.clone());
+                    self.tx.set(b"0", p);
                 }
                 hit.is_some()
             }
-            Op::Streq(a) => self.expand(a) == input,
-            Op::Contains(a) => contains(input, &self.expand(a)),
-            Op::ContainsWord(a) => contains_word(input, &self.expand(a)),
-            Op::BeginsWith(a) => input.starts_with(&self.expand(a)),
-            Op::EndsWith(a) => input.ends_with(&self.expand(a)),
-            Op::Within(a) => ops::within::within(input, &self.expand(a)),
-            Op::StrMatch(a) => contains(input, &self.expand(a)),
-            Op::Eq(a) => ops::compare::eq(input, &self.expand(a)),
-            Op::Ge(a) => ops::compare::ge(input, &self.expand(a)),
-            Op::Gt(a) => ops::compare::gt(input, &self.expand(a)),
-            Op::Le(a) => ops::compare::le(input, &self.expand(a)),
-            Op::Lt(a) => ops::compare::lt(input, &self.expand(a)),
+            Op::Streq(a) => self.with_arg(a, |a| a == input),
+            Op::Contains(a) => self.with_arg(a, |a| contains(input, a)),
+            Op::ContainsWord(a) => self.with_arg(a, |a| contains_word(input, a)),
+            Op::BeginsWith(a) => self.with_arg(a, |a| input.starts_with(a)),
+            Op::EndsWith(a) => self.with_arg(a, |a| input.ends_with(a)),
+            Op::Within(a) => self.with_arg(a, |a| ops::within::within(input, a)),
+            Op::StrMatch(a) => self.with_arg(a, |a| contains(input, a)),
+            Op::Eq(a) => self.with_arg(a, |a| ops::compare::eq(input, a)),
+            Op::Ge(a) => self.with_arg(a, |a| ops::compare::ge(input, a)),
+            Op::Gt(a) => self.with_arg(a, |a| ops::compare::gt(input, a)),
+            Op::Le(a) => self.with_arg(a, |a| ops::compare::le(input, a)),
+            Op::Lt(a) => self.with_arg(a, |a| ops::compare::lt(input, a)),
             Op::ValidateByteRange(r) => r.violates(input),
             Op::ValidateUrlEncoding => ops::validate::url_encoding_invalid(input),
             Op::ValidateUtf8Encoding => ops::validate::utf8_encoding_invalid(input),
@@ -548,7 +732,7 @@ impl Transaction {
             Op::DetectSqli => match ops::libinjection::detect_sqli(input) {
                 Some(fp) => {
                     if rule.capture {
-                        self.set_tx("0", fp.into_bytes());
+                        self.tx.set(b"0", fp.as_bytes());
                     }
                     true
                 }
@@ -563,402 +747,126 @@ impl Transaction {
     fn set_captures(&mut self, input: &[u8], caps: &[Option<(usize, usize)>; 10]) {
         for (i, c) in caps.iter().enumerate() {
             if let Some((s, e)) = *c {
-                let v = input.get(s..e).unwrap_or_default().to_vec();
-                self.set_tx(DIGITS[i], v);
+                let v = input.get(s..e).unwrap_or_default();
+                self.tx.set(DIGITS[i].as_bytes(), v);
             }
         }
     }
 
-    fn set_tx(&mut self, key: &str, value: Vec<u8>) {
-        self.tx
-            .insert(key.to_ascii_lowercase(), (key.to_string(), value));
+    /// Calls `f` with an operator argument, macro-expanded into a reused buffer when needed.
+    fn with_arg<R>(&mut self, m: &Macro, f: impl FnOnce(&[u8]) -> R) -> R {
+        if let Some(c) = m.constant() {
+            return f(c);
+        }
+        let mut buf = take(&mut self.buf_arg);
+        buf.clear();
+        self.expand_into(m, &mut buf);
+        let r = f(&buf);
+        self.buf_arg = buf;
+        r
     }
 
     fn run_setvars(&mut self, rule: &Rule) {
+        if rule.setvars.is_empty() {
+            return;
+        }
+        let mut key = take(&mut self.buf_key);
+        let mut val = take(&mut self.buf_val);
         for sv in &rule.setvars {
-            let key_raw = String::from_utf8_lossy(&self.expand(&sv.key)).into_owned();
-            let key = key_raw.to_ascii_lowercase();
-            let coll_prefix = if sv.coll == Var::Tx {
-                String::new()
-            } else {
-                format!("{}.", sv.coll.name())
-            };
-            let full = format!("{coll_prefix}{key}");
-            let map = if sv.coll == Var::Tx {
-                &mut self.tx
-            } else {
-                &mut self.other_colls
-            };
-            match &sv.op {
+            key.clear();
+            self.expand_into(&sv.key, &mut key);
+            // Keys are text: invalid UTF-8 is replaced, as it always was (rare: copies).
+            if std::str::from_utf8(&key).is_err() {
+                key = String::from_utf8_lossy(&key).into_owned().into_bytes();
+            }
+            if sv.coll != Var::Tx {
+                self.set_other(sv, &key);
+                continue;
+            }
+            let m = match &sv.op {
                 SetOp::Delete => {
-                    map.remove(&full);
+                    self.tx.remove(&key);
+                    continue;
                 }
-                SetOp::Set(_) | SetOp::Add(_) | SetOp::Sub(_) => {
-                    let m = match &sv.op {
-                        SetOp::Set(m) | SetOp::Add(m) | SetOp::Sub(m) => m,
-                        SetOp::Delete => unreachable!("handled above"),
-                    };
-                    let val = self.expand(m);
-                    let map = if sv.coll == Var::Tx {
-                        &mut self.tx
+                SetOp::Set(m) | SetOp::Add(m) | SetOp::Sub(m) => m,
+            };
+            val.clear();
+            self.expand_into(m, &mut val);
+            match &sv.op {
+                SetOp::Add(_) | SetOp::Sub(_) => {
+                    let cur = self.tx.get(&key).map_or(0, to_int);
+                    let d = to_int(&val);
+                    let n = if matches!(sv.op, SetOp::Add(_)) {
+                        cur.saturating_add(d)
                     } else {
-                        &mut self.other_colls
+                        cur.saturating_sub(d)
                     };
-                    let new = match &sv.op {
-                        SetOp::Set(_) => val,
-                        SetOp::Add(_) | SetOp::Sub(_) => {
-                            let cur = map.get(&full).map(|(_, v)| to_int(v)).unwrap_or(0);
-                            let d = to_int(&val);
-                            let n = if matches!(sv.op, SetOp::Add(_)) {
-                                cur.saturating_add(d)
-                            } else {
-                                cur.saturating_sub(d)
-                            };
-                            n.to_string().into_bytes()
-                        }
-                        SetOp::Delete => unreachable!("handled above"),
-                    };
-                    map.insert(full, (key_raw, new));
+                    values::with_number(n, |n| self.tx.set(&key, n));
                 }
+                _ => self.tx.set(&key, &val),
             }
         }
+        self.buf_key = key;
+        self.buf_val = val;
     }
 
-    /// Expands `%{…}` macros.
+    /// `setvar` on a collection other than TX (IP, GLOBAL, …: not persisted, rare).
+    fn set_other(&mut self, sv: &crate::compile::SetVar, key: &[u8]) {
+        let key_raw = String::from_utf8_lossy(key).into_owned();
+        let full = format!("{}.{}", sv.coll.name(), key_raw.to_ascii_lowercase());
+        let m = match &sv.op {
+            SetOp::Delete => {
+                self.other_colls.remove(&full);
+                return;
+            }
+            SetOp::Set(m) | SetOp::Add(m) | SetOp::Sub(m) => m,
+        };
+        let val = self.expand(m);
+        let new = match &sv.op {
+            SetOp::Add(_) | SetOp::Sub(_) => {
+                let cur = self
+                    .other_colls
+                    .get(&full)
+                    .map(|(_, v)| to_int(v))
+                    .unwrap_or(0);
+                let d = to_int(&val);
+                let n = if matches!(sv.op, SetOp::Add(_)) {
+                    cur.saturating_add(d)
+                } else {
+                    cur.saturating_sub(d)
+                };
+                n.to_string().into_bytes()
+            }
+            _ => val,
+        };
+        self.other_colls.insert(full, (key_raw, new));
+    }
+
+    /// Expands `%{…}` macros (allocating; the evaluator uses [`Transaction::expand_into`]).
     pub(crate) fn expand(&self, m: &Macro) -> Vec<u8> {
-        if let Some(c) = m.constant() {
-            return c.to_vec();
-        }
         let mut out = Vec::new();
+        self.expand_into(m, &mut out);
+        out
+    }
+
+    /// Appends the expansion of `m` to `out`: each `%{VAR.key}` is the first value it selects.
+    pub(crate) fn expand_into(&self, m: &Macro, out: &mut Vec<u8>) {
+        if let Some(c) = m.constant() {
+            out.extend_from_slice(c);
+            return;
+        }
         for p in &m.parts {
             match p {
                 MacroPart::Lit(l) => out.extend_from_slice(l),
                 MacroPart::Ref(var, key) => {
-                    let t = Target {
-                        var: *var,
-                        key: match key {
-                            Some(k) => KeySel::Name(k.to_ascii_lowercase()),
-                            None => KeySel::All,
-                        },
-                        count: false,
+                    let key = match key {
+                        // Keys compare case-insensitively: no lower-casing needed.
+                        Some(k) => KeyRef::Name(k.as_bytes()),
+                        None => KeyRef::All,
                     };
-                    let mut vals = Vec::new();
-                    self.collect(&t, &mut vals);
-                    if let Some(v) = vals.into_iter().next() {
-                        out.extend_from_slice(&v.data);
-                    }
+                    self.first_value_into(*var, key, out);
                 }
             }
-        }
-        out
-    }
-
-    /// Appends the values `t` selects.
-    pub(crate) fn collect(&self, t: &Target, out: &mut Vec<Value>) {
-        let start = out.len();
-        self.collect_values(t, out);
-        if t.count {
-            let n = out.len() - start;
-            out.truncate(start);
-            out.push(Value {
-                name: Name::Text(format!("&{}", t.var.name())),
-                data: n.to_string().into_bytes(),
-                origin: 0,
-            });
-        }
-    }
-
-    fn collect_values(&self, t: &Target, out: &mut Vec<Value>) {
-        let var = t.var;
-        let pairs = |list: &[Pair], src: u32, out: &mut Vec<Value>| {
-            for (i, (k, v)) in list.iter().enumerate() {
-                if key_selected(&t.key, k) {
-                    out.push(Value {
-                        name: Name::Keyed(var, k.clone()),
-                        data: v.clone(),
-                        origin: origin(src, i),
-                    });
-                }
-            }
-        };
-        let names = |list: &[Pair], src: u32, out: &mut Vec<Value>| {
-            for (i, (k, _)) in list.iter().enumerate() {
-                if key_selected(&t.key, k) {
-                    out.push(Value {
-                        name: Name::Keyed(var, k.clone()),
-                        data: k.clone(),
-                        origin: origin(src + 1, i),
-                    });
-                }
-            }
-        };
-        let scalar = |v: &[u8], out: &mut Vec<Value>| {
-            out.push(Value {
-                name: Name::Var(var),
-                data: v.to_vec(),
-                // Scalars cached by content: several are recomputed between phases.
-                origin: 0,
-            })
-        };
-        let flag = |b: bool, out: &mut Vec<Value>| {
-            out.push(Value {
-                name: Name::Var(var),
-                data: if b { b"1".to_vec() } else { b"0".to_vec() },
-                origin: 0,
-            })
-        };
-        let mp = self.multipart.as_ref();
-        match var {
-            Var::Args => {
-                pairs(&self.args_get, 2, out);
-                pairs(&self.args_post, 4, out);
-            }
-            Var::ArgsGet => pairs(&self.args_get, 2, out),
-            Var::ArgsPost => pairs(&self.args_post, 4, out),
-            Var::ArgsNames => {
-                names(&self.args_get, 2, out);
-                names(&self.args_post, 4, out);
-            }
-            Var::ArgsGetNames => names(&self.args_get, 2, out),
-            Var::ArgsPostNames => names(&self.args_post, 4, out),
-            Var::ArgsCombinedSize => {
-                let n: usize = self
-                    .args_get
-                    .iter()
-                    .chain(&self.args_post)
-                    .map(|(k, v)| k.len() + v.len())
-                    .sum();
-                scalar(n.to_string().as_bytes(), out)
-            }
-            Var::RequestHeaders => pairs(&self.headers, 6, out),
-            Var::RequestHeadersNames => names(&self.headers, 6, out),
-            Var::RequestCookies => pairs(&self.cookies, 8, out),
-            Var::RequestCookiesNames => names(&self.cookies, 8, out),
-            Var::RequestFilename => scalar(&self.filename, out),
-            Var::RequestBasename => scalar(&self.basename, out),
-            Var::RequestUri => scalar(&self.uri_decoded, out),
-            Var::RequestUriRaw => scalar(&self.uri_raw, out),
-            Var::RequestLine => scalar(&self.request_line, out),
-            Var::RequestMethod => scalar(&self.method, out),
-            Var::RequestProtocol => scalar(&self.protocol, out),
-            Var::QueryString => scalar(&self.query, out),
-            Var::RequestBody => {
-                if self.expose_body {
-                    scalar(&self.body, out)
-                }
-            }
-            Var::RequestBodyLength => scalar(self.body_len.to_string().as_bytes(), out),
-            // Always present (empty without a processor): CRS 901340 tests it with a negated
-            // operator, which must see an empty value to match.
-            Var::ReqbodyProcessor => {
-                scalar(self.processor.map_or("", |p| p.name()).as_bytes(), out)
-            }
-            Var::ReqbodyError | Var::ReqbodyProcessorError => flag(self.reqbody_error, out),
-            Var::ReqbodyErrorMsg => scalar(&self.reqbody_error_msg, out),
-            Var::Files => {
-                for (field, filename, _) in &self.files {
-                    if key_selected(&t.key, field) {
-                        out.push(Value {
-                            name: Name::Keyed(Var::Files, field.clone()),
-                            data: filename.clone(),
-                            origin: 0,
-                        });
-                    }
-                }
-            }
-            Var::FilesNames => {
-                for (field, _, _) in &self.files {
-                    if key_selected(&t.key, field) {
-                        out.push(Value {
-                            name: Name::Keyed(Var::FilesNames, field.clone()),
-                            data: field.clone(),
-                            origin: 0,
-                        });
-                    }
-                }
-            }
-            Var::FilesSizes => {
-                for (field, _, size) in &self.files {
-                    if key_selected(&t.key, field) {
-                        out.push(Value {
-                            name: Name::Keyed(Var::FilesSizes, field.clone()),
-                            data: size.to_string().into_bytes(),
-                            origin: 0,
-                        });
-                    }
-                }
-            }
-            Var::FilesCombinedSize => {
-                let n: usize = self.files.iter().map(|f| f.2).sum();
-                scalar(n.to_string().as_bytes(), out)
-            }
-            Var::FilesTmpNames => {}
-            Var::MultipartStrictError => {
-                if let Some(f) = mp {
-                    flag(f.strict_error, out)
-                }
-            }
-            Var::MultipartUnmatchedBoundary => {
-                if let Some(f) = mp {
-                    flag(f.unmatched_boundary, out)
-                }
-            }
-            Var::MultipartBoundaryQuoted => flag(mp.is_some_and(|f| f.boundary_quoted), out),
-            Var::MultipartBoundaryWhitespace => {
-                flag(mp.is_some_and(|f| f.boundary_whitespace), out)
-            }
-            Var::MultipartDataBefore => flag(mp.is_some_and(|f| f.data_before), out),
-            Var::MultipartDataAfter => flag(mp.is_some_and(|f| f.data_after), out),
-            Var::MultipartHeaderFolding => flag(mp.is_some_and(|f| f.header_folding), out),
-            Var::MultipartLfLine => flag(mp.is_some_and(|f| f.lf_line), out),
-            Var::MultipartCrlfLfLines => flag(mp.is_some_and(|f| f.crlf_lf_lines()), out),
-            Var::MultipartMissingSemicolon => flag(mp.is_some_and(|f| f.missing_semicolon), out),
-            Var::MultipartInvalidQuoting => flag(mp.is_some_and(|f| f.invalid_quoting), out),
-            Var::MultipartInvalidPart => flag(mp.is_some_and(|f| f.invalid_part), out),
-            Var::MultipartInvalidHeaderFolding => {
-                flag(mp.is_some_and(|f| f.invalid_header_folding), out)
-            }
-            Var::MultipartFileLimitExceeded => flag(mp.is_some_and(|f| f.file_limit_exceeded), out),
-            Var::MultipartPartHeaders => pairs(&self.part_headers, 10, out),
-            Var::MultipartFilename | Var::MultipartName => {}
-            Var::Xml => {
-                let attrs = matches!(&t.key, KeySel::Name(k) if k.contains('@'));
-                let list = if attrs {
-                    &self.xml_attrs
-                } else {
-                    &self.xml_text
-                };
-                for v in list {
-                    out.push(Value {
-                        name: Name::Var(Var::Xml),
-                        data: v.clone(),
-                        origin: 0,
-                    });
-                }
-            }
-            Var::Tx => {
-                // Keys are stored lower-cased: a named key is one map lookup.
-                if let KeySel::Name(n) = &t.key {
-                    if let Some((orig, v)) = self.tx.get(n.as_str()) {
-                        out.push(Value {
-                            name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
-                            data: v.clone(),
-                            origin: 0,
-                        });
-                    }
-                    return;
-                }
-                for (k, (orig, v)) in &self.tx {
-                    if key_selected(&t.key, k.as_bytes()) {
-                        out.push(Value {
-                            name: Name::Keyed(Var::Tx, orig.as_bytes().to_vec()),
-                            data: v.clone(),
-                            origin: 0,
-                        });
-                    }
-                }
-            }
-            Var::Ip | Var::Global | Var::Session | Var::User | Var::Resource => {
-                let prefix = format!("{}.", var.name());
-                for (k, (orig, v)) in self.other_colls.range(prefix.clone()..) {
-                    let Some(sub) = k.strip_prefix(&prefix) else {
-                        break;
-                    };
-                    if key_selected(&t.key, sub.as_bytes()) {
-                        out.push(Value {
-                            name: Name::Keyed(var, orig.as_bytes().to_vec()),
-                            data: v.clone(),
-                            origin: 0,
-                        });
-                    }
-                }
-            }
-            Var::Geo | Var::Env => {}
-            Var::RemoteAddr => scalar(&self.remote_addr, out),
-            Var::RemotePort => scalar(self.remote_port.to_string().as_bytes(), out),
-            Var::RemoteHost => scalar(&self.remote_addr, out),
-            Var::RemoteUser | Var::AuthType => {}
-            Var::ServerAddr => scalar(&self.server_addr, out),
-            Var::ServerPort => scalar(self.server_port.to_string().as_bytes(), out),
-            Var::ServerName => scalar(&self.hostname, out),
-            Var::UniqueId => scalar(&self.unique_id, out),
-            Var::Duration => scalar(b"0", out),
-            Var::Time
-            | Var::TimeDay
-            | Var::TimeEpoch
-            | Var::TimeHour
-            | Var::TimeMin
-            | Var::TimeMon
-            | Var::TimeSec
-            | Var::TimeWday
-            | Var::TimeYear => scalar(time_value(var).as_bytes(), out),
-            Var::ResponseStatus => {
-                if let Some(s) = self.response_status {
-                    scalar(s.to_string().as_bytes(), out)
-                }
-            }
-            Var::ResponseHeaders => pairs(&self.response_headers, 12, out),
-            Var::ResponseHeadersNames => names(&self.response_headers, 12, out),
-            Var::ResponseBody => {
-                if self.expose_response_body {
-                    scalar(&self.response_body, out)
-                }
-            }
-            Var::ResponseProtocol => scalar(&self.response_protocol, out),
-            Var::ResponseContentType => {
-                if let Some((_, v)) = self
-                    .response_headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(b"content-type"))
-                {
-                    scalar(v, out)
-                }
-            }
-            Var::ResponseContentLength => {
-                if let Some((_, v)) = self
-                    .response_headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(b"content-length"))
-                {
-                    scalar(v, out)
-                }
-            }
-            Var::MatchedVar => scalar(&self.matched_var, out),
-            Var::MatchedVarName => scalar(self.matched_var_name.as_bytes(), out),
-            Var::MatchedVars => {
-                for v in &self.matched_vars {
-                    if key_selected(&t.key, v.name.render().as_bytes()) {
-                        out.push(Value {
-                            name: v.name.clone(),
-                            data: v.data.clone(),
-                            origin: 0,
-                        });
-                    }
-                }
-            }
-            Var::MatchedVarsNames => {
-                for v in &self.matched_vars {
-                    let n = v.name.render();
-                    if key_selected(&t.key, n.as_bytes()) {
-                        out.push(Value {
-                            name: v.name.clone(),
-                            data: n.into_bytes(),
-                            origin: 0,
-                        });
-                    }
-                }
-            }
-            Var::Rule => {}
-            Var::FullRequest | Var::FullRequestLength => {}
-            Var::InboundDataError | Var::OutboundDataError | Var::UrlencodedError => {
-                flag(false, out)
-            }
-            Var::HighestSeverity => {
-                if let Some(s) = self.highest_severity {
-                    scalar(s.to_string().as_bytes(), out)
-                }
-            }
-            Var::StatusLine | Var::WebserverErrorLog => {}
         }
     }
 
@@ -977,9 +885,7 @@ impl Transaction {
 
     /// The value of `TX:key` parsed as an integer (0 when absent).
     pub fn tx_int(&self, key: &str) -> Option<i64> {
-        self.tx
-            .get(&key.to_ascii_lowercase())
-            .map(|(_, v)| to_int(v))
+        self.tx.get(key.as_bytes()).map(to_int)
     }
 
     /// Ids of logged rules in order (duplicates kept).
@@ -993,6 +899,10 @@ impl Transaction {
     }
 }
 
+/// Buffers a recycled transaction keeps at most this capacity; larger ones (a big body, its
+/// copies) are released by [`Transaction::reset`] and grown again when needed.
+pub(crate) const MAX_KEPT_BUFFER: usize = 256 * 1024;
+
 /// `Value::origin` for element `i` of stable source `src` (0 when it does not fit).
 fn origin(src: u32, i: usize) -> u32 {
     match u32::try_from(i) {
@@ -1004,24 +914,12 @@ fn origin(src: u32, i: usize) -> u32 {
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 /// Whether target `t` covers the value named `name` (for `!` exclusions and ctl removals).
-fn target_covers(t: &Target, name: &Name) -> bool {
+/// A count (`&ARGS`) is never covered: no variable is named `&…`.
+fn target_covers(t: &Target, name: NameRef<'_>) -> bool {
     match name {
-        Name::Var(v) => t.var == *v && matches!(t.key, KeySel::All),
-        Name::Keyed(v, k) => t.var == *v && key_selected(&t.key, k),
-        Name::Text(s) => {
-            let (var, key) = match s.split_once(':') {
-                Some((v, k)) => (v, Some(k)),
-                None => (s.as_str(), None),
-            };
-            if !t.var.name().eq_ignore_ascii_case(var) {
-                return false;
-            }
-            match (&t.key, key) {
-                (KeySel::All, _) => true,
-                (_, None) => false,
-                (k, Some(key)) => key_selected(k, key.as_bytes()),
-            }
-        }
+        NameRef::Var(v) => t.var == v && matches!(t.key, KeySel::All),
+        NameRef::Keyed(v, k) => t.var == v && key_selected(&t.key, k),
+        NameRef::Count(_) => false,
     }
 }
 
@@ -1071,22 +969,6 @@ fn contains_word(hay: &[u8], word: &[u8]) -> bool {
     })
 }
 
-fn time_value(v: Var) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let day_secs = secs % 86_400;
-    match v {
-        Var::TimeEpoch => secs.to_string(),
-        Var::TimeHour => format!("{:02}", day_secs / 3600),
-        Var::TimeMin => format!("{:02}", (day_secs % 3600) / 60),
-        Var::TimeSec => format!("{:02}", day_secs % 60),
-        Var::TimeWday => ((secs / 86_400 + 4) % 7).to_string(),
-        _ => secs.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1096,6 +978,79 @@ mod tests {
         assert_eq!(to_int(b" 42abc"), 42);
         assert_eq!(to_int(b"-3"), -3);
         assert_eq!(to_int(b"x"), 0);
+    }
+
+    fn engine(text: &str) -> crate::engine::Engine {
+        let cfg = crate::seclang::parse_str(text, std::path::Path::new("t.conf")).unwrap();
+        let rs = crate::compile::compile(cfg).unwrap();
+        crate::engine::Engine::from_rules(std::sync::Arc::new(rs))
+    }
+
+    fn logged(e: &crate::engine::Engine, uri: &str) -> Vec<u32> {
+        use crate::inspect::Inspector;
+        let line = format!(
+            r#"{{"name":"t","method":"GET","uri":"{uri}","version":"1.1","headers":[["Host","h"]]}}"#
+        );
+        let r = crate::corpus::CorpusRequest::parse(&line, 1).unwrap();
+        let mut scratch = e.new_scratch();
+        e.inspect_request(&mut scratch, &r.as_request())
+            .logged_rule_ids
+    }
+
+    /// An operator argument sees MATCHED_VAR_NAME / MATCHED_VAR of the previous match while
+    /// the next rule's values are matched (names are rendered into the transaction in place).
+    #[test]
+    fn operator_macros_see_the_previous_match() {
+        let e = engine(
+            "SecRuleEngine On\n\
+             SecRule ARGS:a \"@rx .\" \"id:1,phase:1,pass,nolog\"\n\
+             SecRule ARGS:b \"@streq %{MATCHED_VAR_NAME}\" \"id:2,phase:1,pass,log\"\n\
+             SecRule ARGS:c \"@streq %{MATCHED_VAR}\" \"id:3,phase:1,pass,log\"\n",
+        );
+        assert_eq!(logged(&e, "/?a=x&b=ARGS:a&c=ARGS:a"), vec![2, 3]);
+        assert_eq!(logged(&e, "/?a=x&b=ARGS:b"), Vec::<u32>::new());
+    }
+
+    /// TX keys are case-insensitive, render as last written, enumerate in lower-cased order,
+    /// and `setvar` arithmetic, deletion and counts work on them.
+    #[test]
+    fn tx_collection_semantics() {
+        let e = engine(
+            "SecRuleEngine On\n\
+             SecAction \"id:1,phase:1,pass,nolog,setvar:tx.Score=2,setvar:tx.score=+3,\
+                 setvar:tx.b_x=1,setvar:tx.A_x=1,setvar:tx.gone=1,setvar:!tx.GONE\"\n\
+             SecRule TX:SCORE \"@eq 5\" \"id:2,phase:1,pass,log\"\n\
+             SecRule &TX:gone \"@eq 0\" \"id:3,phase:1,pass,log\"\n\
+             SecRule TX:/_x$/ \"@rx 1\" \"id:4,phase:1,pass,log,setvar:tx.first=%{MATCHED_VAR_NAME}\"\n\
+             SecRule TX:first \"@streq TX:b_x\" \"id:5,phase:1,pass,log\"\n",
+        );
+        // id:4 matches A_x then b_x (lower-cased order), so the last setvar names b_x.
+        assert_eq!(logged(&e, "/"), vec![2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn reset_forgets_everything_keeps_small_buffers_and_releases_huge_ones() {
+        let mut tx = Transaction::new();
+        tx.body = vec![b'x'; MAX_KEPT_BUFFER + 1];
+        tx.method = b"GET".to_vec();
+        tx.tx.set(b"a", b"1");
+        tx.headers = vec![(b"h".to_vec(), b"v".to_vec())];
+        tx.matched_var_name.push_str("ARGS:a");
+        tx.disruption = Some(Disruption {
+            action: DisruptiveAction::Deny,
+            status: 403,
+            rule_id: 1,
+            redirect_url: String::new(),
+            phase: 1,
+        });
+        tx.reset();
+        assert!(tx.body.is_empty() && tx.body.capacity() <= MAX_KEPT_BUFFER);
+        assert!(tx.method.is_empty() && tx.method.capacity() >= 3);
+        assert_eq!(tx.tx.get(b"a"), None);
+        assert!(tx.headers.is_empty() && tx.matched_var_name.is_empty());
+        assert!(tx.disruption.is_none());
+        // The header pair is kept for the next request's headers.
+        assert!(tx.pools.headers.take().0.capacity() >= 1);
     }
 
     #[test]

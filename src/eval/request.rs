@@ -3,29 +3,53 @@
 //! and the response. Implements crs-scope.md §11 "ARGS construction", "REQUEST_BODY /
 //! REQBODY_ERROR" and "URI variables". Never panics on request bytes.
 
+use std::io::Write as _;
+
 use super::leaf::body;
-use super::{Pair, Transaction};
+use super::Transaction;
+use crate::body::PairPool;
 use crate::compile::{BodyProcessor, EngineMode, RuleSet};
 use crate::inspect::{Disruption, DisruptiveAction, HttpRequest, HttpResponse};
+
+/// One pair pool per collection: a list refilled from its own pool gets each pair back in
+/// its old place, so a repeated request shape needs no new buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Pools {
+    pub(crate) headers: PairPool,
+    pub(crate) cookies: PairPool,
+    pub(crate) args_get: PairPool,
+    pub(crate) args_post: PairPool,
+    pub(crate) part_headers: PairPool,
+    pub(crate) response_headers: PairPool,
+    /// The JSON parser's buffers (hold nothing between bodies).
+    pub(crate) json: body::json::JsonScratch,
+}
 
 /// Nothing yet: kept so callers can name the request parts type in the future.
 #[derive(Debug)]
 pub struct RequestParts;
 
 impl Transaction {
-    /// Loads the request line, headers, cookies and query arguments (what phase 1 sees).
+    /// Loads the request line, headers, cookies and query arguments (what phase 1 sees) into a
+    /// new or [`Transaction::reset`] transaction, reusing its buffers.
     pub fn load_request(&mut self, rs: &RuleSet, req: &HttpRequest<'_>) {
         // The values change: cached per-group scan unions are stale (`eval::fast`).
         self.scan.invalidate();
-        self.method = req.method.to_vec();
-        self.uri_raw = req.path.to_vec();
+        set(&mut self.method, req.method);
+        set(&mut self.uri_raw, req.path);
         if let Some(q) = req.query {
             self.uri_raw.push(b'?');
             self.uri_raw.extend_from_slice(q);
-            self.query = q.to_vec();
-            body::urlencoded::parse(q, rs.settings.argument_separator, &mut self.args_get);
+            set(&mut self.query, q);
+            body::urlencoded::parse_pooled(
+                q,
+                rs.settings.argument_separator,
+                &mut self.args_get,
+                &mut self.pools.args_get,
+            );
         }
-        self.uri_decoded = percent_decode(&self.uri_raw);
+        self.uri_decoded.clear();
+        percent_decode_into(&self.uri_raw, &mut self.uri_decoded);
         // Absolute-form request targets: REQUEST_URI and REQUEST_FILENAME lose scheme and host.
         let mut path = req.path;
         if let Some(p) = path.windows(3).position(|w| w == b"://") {
@@ -37,61 +61,70 @@ impl Transaction {
                 };
             }
         }
-        self.filename = percent_decode(path);
+        self.filename.clear();
+        percent_decode_into(path, &mut self.filename);
         let base_start = self
             .filename
             .iter()
             .rposition(|&c| c == b'/' || c == b'\\')
             .map_or(0, |p| p + 1);
-        self.basename = self.filename[base_start..].to_vec();
-        self.protocol = b"HTTP/".to_vec();
+        set(
+            &mut self.basename,
+            self.filename.get(base_start..).unwrap_or_default(),
+        );
+        set(&mut self.protocol, b"HTTP/");
         self.protocol.extend_from_slice(req.version);
-        let mut line = self.method.clone();
-        line.push(b' ');
-        line.extend_from_slice(&self.uri_raw);
-        line.push(b' ');
-        line.extend_from_slice(&self.protocol);
-        self.request_line = line;
-        let mut headers: Vec<Pair> = Vec::new();
-        req.headers
-            .for_each(|n, v| headers.push((n.to_vec(), v.to_vec())));
-        for (n, v) in &headers {
+        set(&mut self.request_line, &self.method);
+        self.request_line.push(b' ');
+        self.request_line.extend_from_slice(&self.uri_raw);
+        self.request_line.push(b' ');
+        self.request_line.extend_from_slice(&self.protocol);
+        let Self {
+            headers,
+            cookies,
+            hostname,
+            pools,
+            ..
+        } = self;
+        pools.headers.recycle(headers);
+        req.headers.for_each(|n, v| {
             if n.eq_ignore_ascii_case(b"cookie") {
-                body::cookies::parse(v, &mut self.cookies);
-            } else if n.eq_ignore_ascii_case(b"host") && self.hostname.is_empty() {
-                self.hostname = v.clone();
+                body::cookies::parse_pooled(v, cookies, &mut pools.cookies);
+            } else if n.eq_ignore_ascii_case(b"host") && hostname.is_empty() {
+                set(hostname, v);
             }
-        }
-        self.headers = headers;
+            headers.push(pools.headers.pair(n, v));
+        });
         if let Some(id) = req.unique_id {
-            self.unique_id = id.to_vec();
+            set(&mut self.unique_id, id);
         }
         if let Some((ip, port)) = req.client {
-            self.remote_addr = ip.to_string().into_bytes();
+            self.remote_addr.clear();
+            let _ = write!(self.remote_addr, "{ip}");
             self.remote_port = port;
         }
         if let Some((ip, port)) = req.server {
-            self.server_addr = ip.to_string().into_bytes();
+            self.server_addr.clear();
+            let _ = write!(self.server_addr, "{ip}");
             self.server_port = port;
         }
-        self.body = req.body.to_vec();
+        set(&mut self.body, req.body);
         self.body_len = req.body.len();
         let ct = self.header(b"content-type").unwrap_or_default();
-        let ct = ct.to_ascii_lowercase();
-        self.processor = if ct.starts_with(b"application/x-www-form-urlencoded") {
+        self.processor = if starts_with_ignore_case(ct, b"application/x-www-form-urlencoded") {
             Some(BodyProcessor::UrlEncoded)
-        } else if ct.starts_with(b"multipart/form-data") {
+        } else if starts_with_ignore_case(ct, b"multipart/form-data") {
             Some(BodyProcessor::Multipart)
         } else {
             None
         };
     }
 
-    fn header(&self, name: &[u8]) -> Option<Vec<u8>> {
+    fn header(&self, name: &[u8]) -> Option<&[u8]> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.as_slice())
     }
 
     /// Runs the body processor between phases 1 and 2.
@@ -120,12 +153,17 @@ impl Transaction {
         let body = std::mem::take(&mut self.body);
         match self.processor {
             Some(BodyProcessor::UrlEncoded) => {
-                body::urlencoded::parse(&body, rs.settings.argument_separator, &mut self.args_post);
+                body::urlencoded::parse_pooled(
+                    &body,
+                    rs.settings.argument_separator,
+                    &mut self.args_post,
+                    &mut self.pools.args_post,
+                );
                 self.expose_body = true;
             }
             Some(BodyProcessor::Multipart) => {
                 let ct = self.header(b"content-type").unwrap_or_default();
-                let m = body::multipart::parse(&ct, &body);
+                let m = body::multipart::parse(ct, &body);
                 self.args_post.extend(m.args);
                 for f in m.files {
                     self.files.push((f.field, f.filename, f.size));
@@ -149,9 +187,13 @@ impl Transaction {
                 self.multipart = Some(m.flags);
             }
             Some(BodyProcessor::Json) if !body.is_empty() => {
-                if let Err(e) =
-                    body::json::parse(&body, rs.settings.json_depth_limit, &mut self.args_post)
-                {
+                if let Err(e) = body::json::parse_pooled(
+                    &body,
+                    rs.settings.json_depth_limit,
+                    &mut self.args_post,
+                    &mut self.pools.args_post,
+                    &mut self.pools.json,
+                ) {
                     self.reqbody_error = true;
                     self.reqbody_error_msg = e.into_bytes();
                 }
@@ -197,12 +239,16 @@ impl Transaction {
         // The values change: cached per-group scan unions are stale (`eval::fast`).
         self.scan.invalidate();
         self.response_status = Some(res.status);
-        self.response_protocol = b"HTTP/".to_vec();
+        set(&mut self.response_protocol, b"HTTP/");
         self.response_protocol.extend_from_slice(res.version);
-        let mut headers: Vec<Pair> = Vec::new();
+        let Self {
+            response_headers,
+            pools,
+            ..
+        } = self;
+        pools.response_headers.recycle(response_headers);
         res.headers
-            .for_each(|n, v| headers.push((n.to_vec(), v.to_vec())));
-        self.response_headers = headers;
+            .for_each(|n, v| response_headers.push(pools.response_headers.pair(n, v)));
         let access = self
             .response_body_access_override()
             .unwrap_or(rs.settings.response_body_access);
@@ -210,32 +256,44 @@ impl Transaction {
             .response_headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(b"content-type"))
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+            .map_or(&[][..], |(_, v)| v.as_slice());
         let mime = ct
             .split(|&c| c == b';')
             .next()
             .unwrap_or_default()
-            .trim_ascii()
-            .to_ascii_lowercase();
-        let mime_ok = rs
-            .settings
-            .response_mime_types
-            .iter()
-            .any(|m| m.as_bytes() == mime.as_slice());
+            .trim_ascii();
+        // Configured types are compared with the lower-cased MIME type: byte-equal after
+        // lower-casing both sides only when the configured one is itself lower-case.
+        let mime_ok = rs.settings.response_mime_types.iter().any(|m| {
+            m.as_bytes().eq_ignore_ascii_case(mime) && !m.bytes().any(|c| c.is_ascii_uppercase())
+        });
         if access && mime_ok {
-            let mut b = res.body.to_vec();
-            b.truncate(rs.settings.response_body_limit);
-            self.response_body = b;
+            let n = res.body.len().min(rs.settings.response_body_limit);
+            set(
+                &mut self.response_body,
+                res.body.get(..n).unwrap_or_default(),
+            );
             self.expose_response_body = true;
         }
     }
 }
 
-/// Percent-decoding as REQUEST_URI/REQUEST_FILENAME use it (`+` stays, bad escapes kept).
-pub(crate) fn percent_decode(s: &[u8]) -> Vec<u8> {
+/// Replaces the contents of `buf` with `v`, keeping its capacity.
+fn set(buf: &mut Vec<u8>, v: &[u8]) {
+    buf.clear();
+    buf.extend_from_slice(v);
+}
+
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+/// Percent-decoding as REQUEST_URI/REQUEST_FILENAME use it (`+` stays, bad escapes kept),
+/// appended to `out`.
+pub(crate) fn percent_decode_into(s: &[u8], out: &mut Vec<u8>) {
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(s.len());
+    out.reserve(s.len());
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'%' {
@@ -251,5 +309,4 @@ pub(crate) fn percent_decode(s: &[u8]) -> Vec<u8> {
         out.push(s[i]);
         i += 1;
     }
-    out
 }

@@ -33,6 +33,10 @@ pub(crate) struct ScanCache {
     entries: Vec<Entry>,
     live: usize,
     tmp: Vec<u8>,
+    /// `lookup_at` calls and, of those, the ones that transformed and scanned (over the shard's
+    /// life, for benchmarks and profiles).
+    lookups: u64,
+    misses: u64,
     /// Per target set (`RuleSet::unions`): the union of its patterns matched by any value of its
     /// targets, valid while `valid_for == generation + 1`.
     unions: Vec<Union>,
@@ -152,6 +156,7 @@ impl ScanCache {
     /// transaction, so the content is neither hashed nor compared. `origin == 0` keys on the
     /// content (verified byte for byte).
     pub(crate) fn lookup_at(&mut self, rs: &RuleSet, g: u16, value: &[u8], origin: u32) -> usize {
+        self.lookups += 1;
         let h = if origin != 0 {
             u64::from(origin) | (1 << 63)
         } else {
@@ -168,6 +173,7 @@ impl ScanCache {
             }
         }
         let i = self.push(value, origin);
+        self.misses += 1;
         let Self {
             sets, entries, tmp, ..
         } = self;
@@ -175,9 +181,22 @@ impl ScanCache {
         e.transformed.extend_from_slice(value);
         // A group index outside the rule set (impossible for compiled rules): no pattern matches.
         if let Some(group) = rs.groups.get(usize::from(g)) {
+            let mut swapped = false;
             for t in &group.transforms {
+                // Most steps leave a benign value as it is: a byte search instead of a pass.
+                if t.leaves_unchanged(&e.transformed) {
+                    continue;
+                }
                 t.apply(&e.transformed, tmp);
                 std::mem::swap(&mut e.transformed, tmp);
+                swapped = !swapped;
+            }
+            if swapped {
+                // Keep each entry's own buffer (its capacity is what this slot needs next
+                // request): the result goes back into it instead of moving buffers around.
+                std::mem::swap(&mut e.transformed, tmp);
+                e.transformed.clear();
+                e.transformed.extend_from_slice(tmp);
             }
             if sets.len() != rs.groups.len() {
                 // The engine lends one scratch per group; a cache used without it makes its own.
@@ -246,6 +265,11 @@ impl ScanCache {
             return false;
         };
         group.set.captures(sc, pid, &e.transformed, caps)
+    }
+
+    /// (lookups, lookups that transformed and scanned) so far.
+    pub(crate) fn lookup_counts(&self) -> (u64, u64) {
+        (self.lookups, self.misses)
     }
 
     /// The transformed value of entry `i`.

@@ -17,7 +17,7 @@ use super::Candidate;
 pub(crate) const MAX_VALUE: usize = 256;
 
 /// Buckets per memo (power of two); two ways each, so `2 * BUCKETS` entries.
-const BUCKETS: usize = 128;
+const BUCKETS: usize = 512;
 
 #[derive(Debug, Default)]
 struct Entry {

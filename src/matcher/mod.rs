@@ -1049,6 +1049,9 @@ pub struct SetStats {
     pub cache: CacheUse,
 }
 
+/// Databases at least this large are memoized even without PCRE2 work (see `memo_pays`).
+const MEMO_MIN_DB_BYTES: usize = 256 * 1024;
+
 /// Source of [`PatternSet`] identities, so a scratch's memo only ever answers for its own set.
 static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -1125,8 +1128,10 @@ impl SetScratch {
         self.pcre.limit_hits
     }
 
-    /// Turns the scan memo on (the default) or off; off drops nothing, it only bypasses.
-    /// For benchmarks and differential tests that want every scan to reach the engines.
+    /// Turns the scan memo on or off; off drops nothing, it only bypasses. The default is on for
+    /// sets where it pays (PCRE2 work or a large database; see `PatternSet::memo_pays`). For
+    /// benchmarks and differential tests that want every scan to reach the engines, or tests of
+    /// the memo itself.
     pub fn set_memo(&mut self, on: bool) {
         self.memo_on = on;
     }
@@ -1168,8 +1173,17 @@ impl PatternSet {
             counters: ScanCounters::default(),
             memo: memo::Memo::new(),
             memo_set: self.id,
-            memo_on: true,
+            memo_on: self.memo_pays(),
         }
+    }
+
+    /// Whether remembering answers beats recomputing them: a scan of a small database without
+    /// PCRE2 work costs less than the memo's cache misses (measured on CRS 4.28, see
+    /// perf/runs/2026-11-24-session2).
+    fn memo_pays(&self) -> bool {
+        self.stats.prefiltered > 0
+            || !self.pcre_only.is_empty()
+            || self.stats.db_bytes > MEMO_MIN_DB_BYTES
     }
 
     /// Exact (confirmed) matches of `value` against every pattern in the set, sorted, deduped.

@@ -464,6 +464,8 @@ fn memo_never_answers_for_another_set() {
     b.add_literal(b"x", LiteralKind::Contains).expect("b1");
     let b = b.build().expect("build b");
     let mut s = a.new_scratch();
+    // Literal-only sets skip the memo by default (a scan is cheaper); this test is about it.
+    s.set_memo(true);
     let mut out = Vec::new();
     a.scan(&mut s, b"x", &mut out);
     a.scan(&mut s, b"x", &mut out);
@@ -666,4 +668,28 @@ fn refusals_learned_by_one_set_are_not_paid_again_by_the_next() {
         assert_eq!(scan_all(s, b"ka"), ids(&[0, 2]));
         assert_eq!(scan_all(s, b"a,a"), ids(&[1, 2]));
     }
+}
+
+#[test]
+fn memo_is_on_where_it_pays() {
+    // Literals only, a tiny database: scanning again is cheaper than remembering.
+    let mut b = PatternSetBuilder::new();
+    b.add_literal(b"x", LiteralKind::Contains).expect("lit");
+    let set = b.build().expect("build");
+    let mut s = set.new_scratch();
+    let mut out = Vec::new();
+    set.scan(&mut s, b"x", &mut out);
+    set.scan(&mut s, b"x", &mut out);
+    assert_eq!(out, ids(&[0]));
+    assert_eq!(s.counters().memo_hits, 0);
+    // A prefiltered regex (PCRE2 work per scan): remembered.
+    let mut b = PatternSetBuilder::new();
+    b.add_regex(r"^(?:a|aa)+(?=[bc])").expect("rx");
+    let set = b.build().expect("build");
+    assert!(set.stats().prefiltered > 0 || set.stats().pcre_only > 0);
+    let mut s = set.new_scratch();
+    set.scan(&mut s, b"aab", &mut out);
+    set.scan(&mut s, b"aab", &mut out);
+    assert_eq!(out, ids(&[0]));
+    assert_eq!(s.counters().memo_hits, 1);
 }

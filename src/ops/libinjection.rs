@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 
 /// Inputs longer than this are not remembered (bytes).
-const MEMO_MAX: usize = 128;
+const MEMO_MAX: usize = 256;
 /// Slots per table (power of two).
 const MEMO_SLOTS: usize = 2048;
 

@@ -3,7 +3,9 @@
 //! Example: `SecRule ARGS "@gt 400" "id:1,t:length"` (CRS argument length limits).
 
 pub(super) fn apply(input: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(input.len().to_string().as_bytes());
+    use std::io::Write as _;
+    // Written straight into `out`: no temporary String per value.
+    let _ = write!(out, "{}", input.len());
 }
 
 #[cfg(test)]

@@ -271,6 +271,39 @@ impl Transformation {
 }
 
 impl Transformation {
+    /// True when `input` certainly comes out of [`Transformation::apply`] unchanged: it holds
+    /// none of the bytes this transformation acts on (`%`/`+` for URL decoding, `&` for HTML
+    /// entities, ASCII capitals for `lowercase`, …). A cheap SIMD search instead of a full pass,
+    /// a copy and a comparison; false means "apply it" (it may still change nothing), and
+    /// transformations without a simple trigger set always answer false.
+    pub fn leaves_unchanged(self, input: &[u8]) -> bool {
+        use memchr::{memchr, memchr2, memchr3};
+        let none = |pred: fn(u8) -> bool| !input.iter().any(|&b| pred(b));
+        match self {
+            Self::UrlDecode | Self::UrlDecodeUni => memchr2(b'%', b'+', input).is_none(),
+            Self::HtmlEntityDecode => memchr(b'&', input).is_none(),
+            // NUL too: ModSecurity's C-string decoders stop there.
+            Self::JsDecode | Self::CssDecode | Self::EscapeSeqDecode => {
+                memchr2(b'\\', 0, input).is_none()
+            }
+            Self::RemoveNulls | Self::ReplaceNulls => memchr(0, input).is_none(),
+            Self::Utf8ToUnicode => none(|b| b == 0 || b >= 0x80),
+            Self::Lowercase => none(|b| b.is_ascii_uppercase()),
+            Self::Uppercase => none(|b| b.is_ascii_lowercase()),
+            Self::RemoveWhitespace => none(|b| is_c_space(b) || b == 0xa0 || b == 0xc2),
+            Self::CompressWhitespace | Self::Trim | Self::TrimLeft | Self::TrimRight => {
+                none(is_c_space)
+            }
+            Self::NormalizePath => memchr2(b'/', b'.', input).is_none(),
+            Self::NormalizePathWin => memchr3(b'/', b'.', b'\\', input).is_none(),
+            Self::ReplaceComments => memchr2(b'/', b'*', input).is_none(),
+            Self::RemoveComments | Self::RemoveCommentsChar => {
+                none(|b| matches!(b, b'/' | b'*' | b'-' | b'#' | b'<' | b'>'))
+            }
+            _ => false,
+        }
+    }
+
     /// [`Transformation::apply`] with the `SecUnicodeMapFile` table in effect (it only changes
     /// `urlDecodeUni`); `None` is the same as `apply`.
     pub fn apply_with_map(self, input: &[u8], out: &mut Vec<u8>, map: Option<&UnicodeMap>) -> bool {
@@ -448,6 +481,49 @@ mod tests {
                 assert_eq!(changed, out != input, "{t} on {input:?}");
             }
         }
+    }
+
+    /// `leaves_unchanged` never claims an input the transformation would change, and it does
+    /// answer true for plain values (otherwise it would be useless).
+    #[test]
+    fn leaves_unchanged_is_never_wrong() {
+        let mut out = Vec::new();
+        let mut inputs = random_inputs(4000);
+        // Plain variants: the same strings without the bytes most transformations act on.
+        let plain: Vec<Vec<u8>> = inputs
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(u8::is_ascii_alphanumeric)
+                    .collect()
+            })
+            .collect();
+        inputs.extend(plain);
+        inputs.push(b"Mozilla/5.0 (X11; Linux x86_64)".to_vec());
+        inputs.push(b"text/html,application/xhtml+xml;q=0.9".to_vec());
+        let mut claimed = [0usize; 35];
+        for input in &inputs {
+            for t in Transformation::ALL {
+                if t.leaves_unchanged(input) {
+                    claimed[t as usize] += 1;
+                    assert!(!t.apply(input, &mut out), "{t} changes {input:?}");
+                }
+            }
+        }
+        for t in [
+            Transformation::UrlDecodeUni,
+            Transformation::HtmlEntityDecode,
+            Transformation::JsDecode,
+            Transformation::Utf8ToUnicode,
+            Transformation::Lowercase,
+            Transformation::RemoveWhitespace,
+            Transformation::NormalizePath,
+            Transformation::RemoveCommentsChar,
+        ] {
+            assert!(claimed[t as usize] > 1000, "{t}: {}", claimed[t as usize]);
+        }
+        assert_eq!(claimed[Transformation::CmdLine as usize], 0);
     }
 
     #[test]
