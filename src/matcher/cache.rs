@@ -23,7 +23,8 @@ const FORMAT: u32 = 4;
 
 /// What compiling produced, or what a cache file restores.
 pub(super) struct Plan {
-    pub db: Option<BlockDatabase>,
+    /// Shared: sets built from the same patterns hold one database (`build_all`).
+    pub db: Option<std::sync::Arc<BlockDatabase>>,
     pub db_bytes: usize,
     pub entries: Vec<HsEntry>,
     pub pcre_only: Vec<PatternId>,
@@ -218,7 +219,7 @@ fn decode(data: &[u8], key: &Key, n_patterns: usize) -> Result<Plan, String> {
         Some(db)
     };
     Ok(Plan {
-        db,
+        db: db.map(std::sync::Arc::new),
         db_bytes,
         entries,
         pcre_only,

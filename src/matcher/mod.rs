@@ -25,9 +25,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hyperscan::{
-    BlockDatabase, Builder, Matching, Pattern, PatternFlags, Patterns, SerializedDatabase,
-};
+use hyperscan::{BlockDatabase, Builder, Matching, Pattern, PatternFlags, Patterns};
 
 pub use pcre::{CAPTURE_SLOTS, DEFAULT_MATCH_LIMIT};
 
@@ -437,7 +435,7 @@ impl PatternSetBuilder {
                 .collect();
         });
         let mut set = self.assemble(cache::Plan {
-            db,
+            db: db.map(std::sync::Arc::new),
             db_bytes,
             entries,
             pcre_only,
@@ -464,14 +462,8 @@ impl PatternSetBuilder {
     /// of its database: no compile, no cache file.
     fn copy_of(self, other: &PatternSet) -> Result<PatternSet, MatcherError> {
         let start = Instant::now();
-        let db = match &other.db {
-            Some(db) => {
-                let blob = db.serialize().map_err(hs_err("<copy>"))?;
-                let db: BlockDatabase = blob.deserialize().map_err(hs_err("<copy>"))?;
-                Some(db)
-            }
-            None => None,
-        };
+        // The same database, shared: no copy in memory (a copy cost its size twice over).
+        let db = other.db.clone();
         let mut set = self.assemble(cache::Plan {
             db,
             db_bytes: other.stats.db_bytes,
@@ -931,11 +923,14 @@ pub fn build_all(
     cache_dir: Option<&Path>,
 ) -> Vec<Result<PatternSet, MatcherError>> {
     let n = builders.len();
-    let mut first: HashMap<cache::Key, usize> = HashMap::new();
-    let original: Vec<usize> = builders
-        .iter()
-        .enumerate()
-        .map(|(i, b)| *first.entry(cache::Key::new(&b.specs)).or_insert(i))
+    // The first builder with the same patterns (compared in place: encoding every set's key
+    // here only to drop it left megabytes of fragmented heap behind after loading).
+    let original: Vec<usize> = (0..n)
+        .map(|i| {
+            (0..i)
+                .find(|&j| builders.get(j).map(|b| &b.specs) == builders.get(i).map(|b| &b.specs))
+                .unwrap_or(i)
+        })
         .collect();
     let mut order: Vec<(usize, usize)> = builders
         .iter()
@@ -1059,7 +1054,9 @@ static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
 pub struct PatternSet {
     /// Unique per process; the memo of a [`SetScratch`] belongs to the set with this id.
     id: u64,
-    db: Option<BlockDatabase>,
+    /// Shared with the sets built from the same patterns (immutable; each shard scans it with
+    /// its own scratch).
+    db: Option<std::sync::Arc<BlockDatabase>>,
     /// Indexed by Hyperscan expression id.
     entries: Vec<HsEntry>,
     /// Regexes Hyperscan cannot take at all, sorted.
