@@ -12,6 +12,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use hyperscan::{BlockDatabase, SerializedDatabase};
 
@@ -155,11 +156,50 @@ fn confirm_from(b: u8) -> Option<Confirm> {
     }
 }
 
-/// Reads the cache file for `key`; `Err` says why it cannot be used.
+/// Reads the cache file for `key`; `Err` says why it cannot be used. A file that is used gets
+/// its modification time renewed, which is what [`prune`] goes by.
 pub(super) fn load(dir: &Path, key: &Key, n_patterns: usize) -> Result<Plan, String> {
     let path = key.file_in(dir);
     let data = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    decode(&data, key, n_patterns).map_err(|e| format!("{}: {e}", path.display()))
+    let plan = decode(&data, key, n_patterns).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Best effort: a read-only cache still serves, it is only never pruned.
+    let _ = fs::File::options()
+        .append(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(SystemTime::now()));
+    Ok(plan)
+}
+
+/// Cache files not used (loaded or written) for this long are removed by [`prune`].
+pub(super) const UNUSED_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Removes this cache's files (databases and leftover temporary files) that were not used for
+/// `unused_for`: every rules change leaves its databases behind, and a cache directory shared
+/// by several configurations keeps whatever any of them used recently. Returns how many files
+/// went; errors (a file another process removed first, a read-only directory) are skipped.
+pub(super) fn prune(dir: &Path, unused_for: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with("patternset-") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > unused_for);
+        if old && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn decode(data: &[u8], key: &Key, n_patterns: usize) -> Result<Plan, String> {

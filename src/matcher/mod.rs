@@ -989,6 +989,11 @@ pub fn build_all(
         };
         put(i, r);
     }
+    // Every file this rule set uses was just read (and touched) or written: what has not been
+    // used for a while belongs to rules long gone.
+    if let Some(dir) = cache_dir {
+        cache::prune(dir, cache::UNUSED_FOR);
+    }
     results
         .into_iter()
         .map(|m| {

@@ -693,3 +693,36 @@ fn memo_is_on_where_it_pays() {
     assert_eq!(out, ids(&[0]));
     assert_eq!(s.counters().memo_hits, 1);
 }
+
+#[test]
+fn prune_removes_only_files_unused_for_long() {
+    let dir = std::env::temp_dir().join(format!("spoa-waf-prune-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let month_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 24 * 3600);
+    let old_db = dir.join("patternset-00000000000000aa.hsdb");
+    let old_tmp = dir.join("patternset-00000000000000bb.tmp4242");
+    let foreign = dir.join("notes.txt");
+    for p in [&old_db, &old_tmp, &foreign] {
+        std::fs::write(p, b"x").expect("write");
+        let f = std::fs::File::options().append(true).open(p).expect("open");
+        f.set_modified(month_ago).expect("set mtime");
+    }
+    // A set built now through the cache: its file is written (fresh) and must stay; loading it
+    // again renews it.
+    let _ = cache_builder().build_cached(Some(&dir)).expect("build");
+    let used = cache::path_for(&dir, &cache_builder().specs);
+    assert!(used.exists());
+    let f = std::fs::File::options()
+        .append(true)
+        .open(&used)
+        .expect("open");
+    f.set_modified(month_ago).expect("age it");
+    let set = cache_builder().build_cached(Some(&dir)).expect("load");
+    assert_eq!(set.stats().cache, CacheUse::Loaded);
+    assert_eq!(cache::prune(&dir, cache::UNUSED_FOR), 2);
+    assert!(used.exists(), "a file just loaded is renewed and kept");
+    assert!(!old_db.exists() && !old_tmp.exists());
+    assert!(foreign.exists(), "files that are not ours are left alone");
+    let _ = std::fs::remove_dir_all(&dir);
+}
