@@ -119,13 +119,14 @@ impl Haproxy {
             .unwrap_or_else(|e| panic!("GET {target}: {e}; log {:?}", self.log.lock().unwrap()))
     }
 
-    /// One stats-socket command.
-    fn admin(&self, cmd: &str) -> String {
-        let mut s = UnixStream::connect(self.dir.join("stats.sock")).expect("stats socket");
-        s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+    /// One stats-socket command; `None` while the socket refuses (HAProxy may accept HTTP a
+    /// moment before its stats socket, so callers poll).
+    fn admin(&self, cmd: &str) -> Option<String> {
+        let mut s = UnixStream::connect(self.dir.join("stats.sock")).ok()?;
+        s.write_all(format!("{cmd}\n").as_bytes()).ok()?;
         let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
     }
 }
 
@@ -191,7 +192,7 @@ fn haproxy_spop_check_health_check_passes() {
     let h = Haproxy::start(Mode::Classic, agent.local_addr());
     // `show stat` CSV: column check_status is L7OK once a spop-check HELLO was answered right.
     let ok = poll_until(Duration::from_secs(15), || {
-        let stat = h.admin("show stat");
+        let stat = h.admin("show stat")?;
         let header = stat.lines().next()?.trim_start_matches("# ").to_string();
         let col = header.split(',').position(|c| c == "check_status")?;
         let row = stat
@@ -200,7 +201,7 @@ fn haproxy_spop_check_health_check_passes() {
         let status = row.split(',').nth(col)?.to_string();
         (status == "L7OK").then_some(status)
     });
-    assert!(ok.is_some(), "check never L7OK: {}", h.admin("show stat"));
+    assert!(ok.is_some(), "check never L7OK: {:?}", h.admin("show stat"));
     drop(h);
     assert!(agent.shutdown().counters.healthchecks >= 1);
 }
