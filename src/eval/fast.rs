@@ -12,7 +12,8 @@
 //! is safe.
 
 use super::scan::UnionState;
-use super::{key_selected, origin, Pair, Transaction};
+use super::values::KeyRef;
+use super::Transaction;
 use crate::compile::{Rule, RuleSet, Target, Var};
 
 impl Transaction {
@@ -90,84 +91,46 @@ impl Transaction {
 
     /// Calls `f` with every value target `t` selects (a superset of what `collect` yields),
     /// borrowed, with the same `Value::origin` `collect` gives it (0: key on the content).
-    /// False, without calling `f`, for variables not enumerated here.
+    /// False, without calling `f`, for variables not enumerated here: only values that change
+    /// nowhere but where the scan unions are invalidated (request and body loading, response
+    /// loading) may feed a union, so TX, counters and computed variables are refused.
     pub(super) fn borrowed_values(&self, t: &Target, f: &mut dyn FnMut(&[u8], u32)) -> bool {
-        let pairs = |list: &[Pair], src: u32, f: &mut dyn FnMut(&[u8], u32)| {
-            for (i, (k, v)) in list.iter().enumerate() {
-                if key_selected(&t.key, k) {
-                    f(v, origin(src, i));
-                }
-            }
-        };
-        let names = |list: &[Pair], src: u32, f: &mut dyn FnMut(&[u8], u32)| {
-            for (i, (k, _)) in list.iter().enumerate() {
-                if key_selected(&t.key, k) {
-                    f(k, origin(src + 1, i));
-                }
-            }
-        };
-        match t.var {
-            Var::Args => {
-                pairs(&self.args_get, 2, f);
-                pairs(&self.args_post, 4, f);
-            }
-            Var::ArgsGet => pairs(&self.args_get, 2, f),
-            Var::ArgsPost => pairs(&self.args_post, 4, f),
-            Var::ArgsNames => {
-                names(&self.args_get, 2, f);
-                names(&self.args_post, 4, f);
-            }
-            Var::ArgsGetNames => names(&self.args_get, 2, f),
-            Var::ArgsPostNames => names(&self.args_post, 4, f),
-            Var::RequestHeaders => pairs(&self.headers, 6, f),
-            Var::RequestHeadersNames => names(&self.headers, 6, f),
-            Var::RequestCookies => pairs(&self.cookies, 8, f),
-            Var::RequestCookiesNames => names(&self.cookies, 8, f),
-            Var::RequestFilename => f(&self.filename, 0),
-            Var::RequestBasename => f(&self.basename, 0),
-            Var::RequestUri => f(&self.uri_decoded, 0),
-            Var::RequestUriRaw => f(&self.uri_raw, 0),
-            Var::RequestLine => f(&self.request_line, 0),
-            Var::RequestMethod => f(&self.method, 0),
-            Var::RequestProtocol => f(&self.protocol, 0),
-            Var::QueryString => f(&self.query, 0),
-            Var::RequestBody => {
-                if self.expose_body {
-                    f(&self.body, 0);
-                }
-            }
-            Var::Files => {
-                for (field, filename, _) in &self.files {
-                    if key_selected(&t.key, field) {
-                        f(filename, 0);
-                    }
-                }
-            }
-            Var::FilesNames => {
-                for (field, _, _) in &self.files {
-                    if key_selected(&t.key, field) {
-                        f(field, 0);
-                    }
-                }
-            }
-            // XML values are not keyed: both lists are a superset of what either selector
-            // (`XML:/*` text, `XML://@*` attributes) yields.
-            Var::Xml => {
-                for v in self.xml_text.iter().chain(&self.xml_attrs) {
-                    f(v, 0);
-                }
-            }
-            Var::ResponseHeaders => pairs(&self.response_headers, 12, f),
-            Var::ResponseHeadersNames => names(&self.response_headers, 12, f),
-            Var::ResponseProtocol => f(&self.response_protocol, 0),
-            Var::ResponseBody => {
-                if self.expose_response_body {
-                    f(&self.response_body, 0);
-                }
-            }
-            _ => return false,
+        let enumerable = matches!(
+            t.var,
+            Var::Args
+                | Var::ArgsGet
+                | Var::ArgsPost
+                | Var::ArgsNames
+                | Var::ArgsGetNames
+                | Var::ArgsPostNames
+                | Var::RequestHeaders
+                | Var::RequestHeadersNames
+                | Var::RequestCookies
+                | Var::RequestCookiesNames
+                | Var::RequestFilename
+                | Var::RequestBasename
+                | Var::RequestUri
+                | Var::RequestUriRaw
+                | Var::RequestLine
+                | Var::RequestMethod
+                | Var::RequestProtocol
+                | Var::QueryString
+                | Var::RequestBody
+                | Var::Files
+                | Var::FilesNames
+                | Var::Xml
+                | Var::ResponseHeaders
+                | Var::ResponseHeadersNames
+                | Var::ResponseProtocol
+                | Var::ResponseBody
+        );
+        if enumerable {
+            // The same enumerator `collect` uses, names dropped: same values, same origins.
+            self.visit(t.var, KeyRef::of(&t.key), &mut |_, data, origin| {
+                f(data, origin)
+            });
         }
-        true
+        enumerable
     }
 }
 
@@ -175,6 +138,7 @@ impl Transaction {
 mod tests {
     use super::*;
     use crate::compile::KeySel;
+    use crate::eval::Pair;
 
     fn pair(k: &str, v: &str) -> Pair {
         (k.as_bytes().to_vec(), v.as_bytes().to_vec())
