@@ -160,7 +160,8 @@ impl ScanCache {
         let h = if origin != 0 {
             u64::from(origin) | (1 << 63)
         } else {
-            hash_bytes(value) & !(1 << 63)
+            // Per-transaction keys, verified byte for byte: no seed needed.
+            crate::fasthash::hash(0, value) & !(1 << 63)
         };
         if let Some(&i) = self.index.get(&(g, h)) {
             let i = i as usize;
@@ -315,38 +316,9 @@ impl std::hash::Hasher for PreHashed {
     }
 }
 
-/// A word-at-a-time multiplicative hash (FxHash-style) over the value: cheap on 4 KB bodies and
-/// good enough to key the cache (entries are verified byte for byte).
-pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = (b.len() as u64).wrapping_mul(K);
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    let mut w = [0u8; 8];
-    let rest = chunks.remainder();
-    w[..rest.len()].copy_from_slice(rest);
-    h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    // Final avalanche so the low bits (hashbrown's bucket index) depend on every byte.
-    h ^= h >> 29;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^ (h >> 32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hash_separates_lengths_and_tails() {
-        assert_ne!(hash_bytes(b""), hash_bytes(b"\0"));
-        assert_ne!(hash_bytes(b"abcdefgh"), hash_bytes(b"abcdefgh\0"));
-        assert_ne!(hash_bytes(b"abcdefghi"), hash_bytes(b"abcdefghj"));
-        assert_eq!(hash_bytes(b"same value"), hash_bytes(b"same value"));
-    }
 
     #[test]
     fn empty_group_list_yields_untransformed_entries_without_hits() {
