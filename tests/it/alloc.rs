@@ -10,11 +10,10 @@
 //! 6–8 times): perf/runs/2026-11-24-alloc/README.md.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use spoa_waf::corpus::CorpusRequest;
-use spoa_waf::engine::Engine;
 use spoa_waf::inspect::Inspector;
 
 struct Counting;
@@ -44,15 +43,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn shared_dir() -> PathBuf {
-    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    loop {
-        if dir.join("shared").join("crs").is_dir() {
-            return dir.join("shared");
-        }
-        assert!(dir.pop(), "no shared/crs above CARGO_MANIFEST_DIR");
-    }
-}
+#[path = "crs4.rs"]
+mod crs4;
 
 /// Allocations per warm GET reached (2,740 before issue #4's work): lower it when you do better.
 const WARM_CEILING: usize = 8;
@@ -66,18 +58,7 @@ const THREADS: usize = 4;
 #[test]
 fn warm_get_reuses_engine_buffers() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let crs = shared_dir().join("crs").join("v4.28.0");
-    let conf = std::env::temp_dir().join(format!("spoa-waf-alloc-{}.conf", std::process::id()));
-    let text = format!(
-        "Include {}\nInclude {}\nInclude {}\nInclude {}\n",
-        repo.join("rules/modsecurity-base.conf").display(),
-        repo.join("perf/baseline/overrides.conf").display(),
-        crs.join("crs-setup.conf.example").display(),
-        crs.join("rules/*.conf").display()
-    );
-    std::fs::write(&conf, text).unwrap();
-    let engine = Engine::from_file(&conf).unwrap();
-    let _ = std::fs::remove_file(&conf);
+    let engine = crs4::crs4_engine("alloc");
     let corpus = std::fs::read_to_string(repo.join("bench/corpus/get.jsonl")).unwrap();
     let line = corpus.lines().next().unwrap();
     let req = CorpusRequest::parse(line, 1).unwrap();

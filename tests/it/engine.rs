@@ -4,22 +4,7 @@ use std::path::{Path, PathBuf};
 
 use spoa_waf::seclang;
 
-/// `…/shared`, found by walking up from the crate root (works from worktrees too).
-pub fn shared_dir() -> PathBuf {
-    let mut d = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    loop {
-        let c = d.join("shared");
-        if c.join("crs").is_dir() {
-            return c;
-        }
-        if !d.pop() {
-            panic!(
-                "no shared/crs directory above {}",
-                env!("CARGO_MANIFEST_DIR")
-            );
-        }
-    }
-}
+pub use crate::crs4::shared_dir;
 
 fn conf_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -2,6 +2,7 @@
 
 mod body;
 mod crs;
+mod crs4;
 mod engine;
 mod matcher;
 // A recycled transaction gives the verdicts a fresh one gives (no state leaks).

@@ -10,20 +10,7 @@ use spoa_waf::engine::Engine;
 use spoa_waf::inspect::{HeaderBlock, HttpResponse, Inspector, Verdict};
 
 fn crs4_engine() -> Engine {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let crs = crate::engine::shared_dir().join("crs").join("v4.28.0");
-    let conf = std::env::temp_dir().join(format!("spoa-waf-reuse-{}.conf", std::process::id()));
-    let text = format!(
-        "Include {}\nInclude {}\nInclude {}\nInclude {}\n",
-        repo.join("rules/modsecurity-base.conf").display(),
-        repo.join("perf/baseline/overrides.conf").display(),
-        crs.join("crs-setup.conf.example").display(),
-        crs.join("rules/*.conf").display()
-    );
-    std::fs::write(&conf, text).unwrap();
-    let engine = Engine::from_file(&conf).unwrap_or_else(|e| panic!("{e}"));
-    let _ = std::fs::remove_file(&conf);
-    engine
+    crate::crs4::crs4_engine("reuse")
 }
 
 fn key(v: &Verdict) -> impl PartialEq + std::fmt::Debug {
