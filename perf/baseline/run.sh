@@ -29,15 +29,7 @@ done
 [ ${#CORPORA[@]} -eq 0 ] && CORPORA=(get post-form post-json multipart mix post-16k)
 [ -n "$OUT" ] || OUT="$REPO/perf/runs/$(date -u +%F)-baseline"
 
-# CRS 4.28 lives in shared/crs next to (or above) the checkout: walk up until it appears.
-find_crs4() {
-    local d="$REPO"
-    while [ "$d" != "/" ]; do
-        if [ -d "$d/shared/crs/v4.28.0/rules" ]; then echo "$d/shared/crs/v4.28.0"; return 0; fi
-        d="$(dirname "$d")"
-    done
-    return 1
-}
+. "$REPO/perf/scripts/crs.sh"
 CRS4="$(find_crs4)" || { echo "run.sh: shared/crs/v4.28.0 not found above $REPO" >&2; exit 1; }
 MODSEC_SRC="$(dirname "$(dirname "$CRS4")")/tools/modsec-ref/modsec_ref.cc"
 

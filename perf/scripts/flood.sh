@@ -76,14 +76,7 @@ mkdir -p "$OUT"
 # Rule sets: a name or a file.
 WORK=/tmp/spoa-waf-flood
 mkdir -p "$WORK"
-find_crs4() {
-    local d="$REPO"
-    while [ "$d" != "/" ]; do
-        if [ -d "$d/shared/crs/v4.28.0/rules" ]; then echo "$d/shared/crs/v4.28.0"; return 0; fi
-        d="$(dirname "$d")"
-    done
-    return 1
-}
+. "$REPO/perf/scripts/crs.sh"
 case "$RULES" in
     none) RULES_FILE="$REPO/perf/rules/no-rules.conf" ;;
     crs3) RULES_FILE="$WORK/crs3.conf"

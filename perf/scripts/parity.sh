@@ -28,14 +28,7 @@ done
 [ -n "$OUT" ] || OUT="$REPO/perf/runs/$(date -u +%F)-parity"
 mkdir -p "$OUT"
 
-find_crs4() {
-    local d="$REPO"
-    while [ "$d" != "/" ]; do
-        if [ -d "$d/shared/crs/v4.28.0/rules" ]; then echo "$d/shared/crs/v4.28.0"; return 0; fi
-        d="$(dirname "$d")"
-    done
-    return 1
-}
+. "$REPO/perf/scripts/crs.sh"
 CRS4="$(find_crs4)" || { echo "parity.sh: shared/crs/v4.28.0 not found" >&2; exit 1; }
 WORK=/tmp/spoa-waf-parity
 mkdir -p "$WORK"
