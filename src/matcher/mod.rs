@@ -1138,11 +1138,6 @@ impl SetScratch {
         self.memo_on = on;
     }
 
-    /// Bytes of Hyperscan scratch this scratch holds (0 for a set without a database).
-    pub fn hs_bytes(&self) -> usize {
-        self.hs.as_ref().and_then(|s| s.size().ok()).unwrap_or(0)
-    }
-
     /// Whether this scratch was made by `set` (a scratch serves only its own set's database).
     pub fn serves(&self, set: &PatternSet) -> bool {
         self.memo_set == set.id
