@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compile::{self, RuleSet};
+pub use crate::eval::Evaluator;
 use crate::eval::{ScanCache, Transaction};
 use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 
@@ -17,6 +18,7 @@ use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 #[derive(Debug, Clone)]
 pub struct Engine {
     rules: Arc<RuleSet>,
+    evaluator: Evaluator,
 }
 
 /// Why a configuration could not be loaded.
@@ -48,12 +50,23 @@ impl Engine {
         })?;
         Ok(Engine {
             rules: Arc::new(rules),
+            evaluator: Evaluator::Planned,
         })
     }
 
     /// Wraps an already compiled rule set.
     pub fn from_rules(rules: Arc<RuleSet>) -> Self {
-        Engine { rules }
+        Engine {
+            rules,
+            evaluator: Evaluator::Planned,
+        }
+    }
+
+    /// The same rules decided by `evaluator` (the default is [`Evaluator::Planned`];
+    /// [`Evaluator::Reference`] is the literal, slow oracle).
+    pub fn with_evaluator(mut self, evaluator: Evaluator) -> Self {
+        self.evaluator = evaluator;
+        self
     }
 
     /// The compiled rule set.
@@ -109,6 +122,7 @@ impl Engine {
         let mut tx = std::mem::take(&mut scratch.tx);
         tx.reset();
         tx.scan = self.take_scan(scratch);
+        tx.evaluator = self.evaluator;
         tx
     }
 
