@@ -198,8 +198,12 @@ pub struct EngineScratch {
 pub struct ScanStats {
     /// (value, group) lookups in the per-transaction scan cache.
     pub lookups: u64,
-    /// Lookups that transformed and scanned a value (the rest were answered in the transaction).
+    /// Lookups that scanned a value (the rest were answered in the transaction).
     pub scans: u64,
+    /// Distinct transformed byte strings made (values included) and transformation steps run;
+    /// the other steps were skipped on the byte-class signature or shared through the trie.
+    pub outputs: u64,
+    pub steps: u64,
     /// Of the scans, those answered by the cross-request memo and those that reached Hyperscan.
     pub memo_hits: u64,
     pub memo_misses: u64,
@@ -211,10 +215,12 @@ pub struct ScanStats {
 impl EngineScratch {
     /// Counters summed over every pattern group.
     pub fn scan_stats(&self) -> ScanStats {
-        let (lookups, scans) = self.scan.lookup_counts();
+        let (lookups, scans, outputs, steps) = self.scan.lookup_counts();
         let mut st = ScanStats {
             lookups,
             scans,
+            outputs,
+            steps,
             ..ScanStats::default()
         };
         for c in self
