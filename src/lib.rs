@@ -39,6 +39,8 @@ pub mod matcher;
 #[cfg(feature = "engine")]
 pub mod ops;
 #[cfg(feature = "engine")]
+pub mod reload;
+#[cfg(feature = "engine")]
 pub mod seclang;
 #[cfg(feature = "engine")]
 pub mod server;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Engine;
+use crate::reload;
 use crate::server::log::{log, Level};
 use crate::server::{self, ServerConfig, DEFAULT_MAX_CONNECTIONS};
 use crate::spop::session::DEFAULT_MAX_FRAME_SIZE;
@@ -39,6 +40,16 @@ pub struct ServeArgs {
     /// Seconds between statistics lines (counters and latency percentiles).
     #[arg(long, default_value_t = 60)]
     pub stats_interval: u64,
+    /// Reload when the rules file's directory changes (SIGHUP always reloads). Kubernetes
+    /// ConfigMap updates are symlink swaps in that directory.
+    #[arg(long)]
+    pub watch: bool,
+    /// More files or directories to watch (repeatable; implies --watch).
+    #[arg(long = "watch-path", value_name = "PATH")]
+    pub watch_paths: Vec<PathBuf>,
+    /// How often watched paths are checked, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub watch_interval_ms: u64,
 }
 
 /// A parsed `--cpus` list.
@@ -71,14 +82,65 @@ pub fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
     Ok(CpuList(cpus))
 }
 
-/// Runs the agent until SIGTERM/SIGINT.
+/// Runs the agent until SIGTERM/SIGINT; SIGHUP (and `--watch`) reload the rules.
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let engine = Engine::from_file(&args.rules)?;
+    let rules = args.rules.clone();
+    let build = move || {
+        Engine::from_file(&rules)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    };
+    let engine = build()?;
     log!(Level::Info, "loaded {}", args.rules.display());
+    let mut watch = args.watch_paths.clone();
+    if args.watch || !watch.is_empty() {
+        watch.push(watch_dir_of(&args.rules));
+    }
+    let cfg = server_config(&args);
+    serve(cfg, engine, Box::new(build), &watch, args.watch_interval_ms)
+}
+
+/// The directory holding `file` (what `--watch` watches: a ConfigMap swap replaces the
+/// directory's `..data` link, not the file).
+fn watch_dir_of(file: &std::path::Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Starts the server with `first`, reloads with `build` on SIGHUP and on changes of `watch`,
+/// and runs until SIGTERM/SIGINT.
+fn serve<I: crate::inspect::Inspector>(
+    cfg: ServerConfig,
+    first: Arc<I>,
+    build: Box<dyn FnMut() -> Result<Arc<I>, String> + Send>,
+    watch: &[PathBuf],
+    watch_interval_ms: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let stop = server::install_stop_signals()?;
+    let sighup = reload::Sighup::install()?;
+    let (server, swap) = server::Server::start_with_flag(cfg, first, stop)?;
+    let handle = reload::spawn(reload::Reloader {
+        build,
+        swap,
+        hooks: Vec::new(),
+    })?;
+    sighup.forward_to(handle.clone())?;
+    if !watch.is_empty() {
+        let every = Duration::from_millis(watch_interval_ms.max(10));
+        reload::watch::spawn(watch.to_vec(), every, handle)?;
+    }
+    server.wait();
+    log!(Level::Info, "stopped");
+    Ok(())
+}
+
+fn server_config(args: &ServeArgs) -> ServerConfig {
     let mut cfg = ServerConfig::new(args.listen);
-    if let Some(CpuList(cpus)) = args.cpus {
+    if let Some(CpuList(cpus)) = &args.cpus {
         cfg.shards = cpus.len();
-        cfg.cpus = Some(cpus);
+        cfg.cpus = Some(cpus.clone());
     }
     if let Some(n) = args.shards {
         cfg.shards = n;
@@ -86,8 +148,7 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     cfg.max_frame_size = args.max_frame_size;
     cfg.max_connections = args.max_connections;
     cfg.stats_interval = Duration::from_secs(args.stats_interval);
-    server::run(cfg, Arc::new(engine))?;
-    Ok(())
+    cfg
 }
 
 #[cfg(test)]

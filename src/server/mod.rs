@@ -11,6 +11,7 @@
 pub mod connection;
 pub mod log;
 pub mod shard;
+pub mod swap;
 
 use std::fmt;
 use std::io;
@@ -227,14 +228,30 @@ impl Server {
     /// # Errors
     /// [`StartError`] with an operator-facing fix for each failure.
     pub fn start<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Server, StartError> {
+        Self::start_swappable(cfg, inspector).map(|(s, _)| s)
+    }
+
+    /// [`Server::start`], also returning the handle that hands every shard a new inspector
+    /// (hot reload).
+    ///
+    /// # Errors
+    /// [`StartError`] with an operator-facing fix for each failure.
+    pub fn start_swappable<I: Inspector>(
+        cfg: ServerConfig,
+        inspector: Arc<I>,
+    ) -> Result<(Server, swap::InspectorSwap<I>), StartError> {
         Self::start_with_flag(cfg, inspector, Arc::new(AtomicBool::new(false)))
     }
 
-    fn start_with_flag<I: Inspector>(
+    /// [`Server::start_swappable`] stopped by `stop` (the flag [`install_stop_signals`] sets).
+    ///
+    /// # Errors
+    /// [`StartError`] with an operator-facing fix for each failure.
+    pub fn start_with_flag<I: Inspector>(
         cfg: ServerConfig,
         inspector: Arc<I>,
         stop: Arc<AtomicBool>,
-    ) -> Result<Server, StartError> {
+    ) -> Result<(Server, swap::InspectorSwap<I>), StartError> {
         cfg.validate()?;
         if let Some(have) = memlock_limit() {
             let need = (cfg.shards as u64 * MEMLOCK_PER_SHARD).max(MEMLOCK_MIN);
@@ -252,8 +269,11 @@ impl Server {
             shards: Vec::new(),
             reporter: Some(reporter),
         };
+        let mut swaps = Vec::with_capacity(cfg.shards);
         for n in 0..cfg.shards {
             let (ready_tx, ready_rx) = mpsc::channel();
+            let (swap_tx, swap_rx) = crossbeam::channel::unbounded();
+            swaps.push(swap_tx);
             let ctx = shard::ShardParams {
                 index: n,
                 listen,
@@ -264,6 +284,7 @@ impl Server {
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),
+                swap: swap_rx,
             };
             let inspector = inspector.clone();
             let handle = std::thread::Builder::new()
@@ -298,7 +319,7 @@ impl Server {
             cfg.max_frame_size,
             cfg.max_connections
         );
-        Ok(server)
+        Ok((server, swap::InspectorSwap::new(swaps)))
     }
 
     /// The bound address (with the real port when the config said 0).
@@ -433,19 +454,28 @@ fn proc_net_addr_hex(ip: std::net::IpAddr) -> String {
 /// # Errors
 /// [`StartError`] when start-up fails.
 pub fn run<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Summary, StartError> {
+    let flag = install_stop_signals()?;
+    let (server, _swap) = Server::start_with_flag(cfg, inspector, flag)?;
+    let summary = server.wait();
+    log!(Level::Info, "stopped");
+    Ok(summary)
+}
+
+/// Installs SIGTERM/SIGINT handlers that set the returned flag (a second SIGINT exits at once).
+/// Call it before [`Server::start_with_flag`], so no signal finds the default action.
+///
+/// # Errors
+/// [`StartError::Shard`] when the handlers cannot be installed.
+pub fn install_stop_signals() -> Result<Arc<AtomicBool>, StartError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let flag = Arc::new(AtomicBool::new(false));
-    // Installed before the first shard accepts, so no signal finds the default action.
     // SIGTERM drains, however often it comes (`timeout(1)` and some supervisors send it to the
     // process and again to its group). A second SIGINT (Ctrl-C twice) exits at once.
     signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())
         .and_then(|_| signal_hook::flag::register(SIGINT, flag.clone()))
         .and_then(|_| signal_hook::flag::register(SIGTERM, flag.clone()))
         .map_err(|e| StartError::Shard(0, format!("cannot install signal handlers: {e}")))?;
-    let server = Server::start_with_flag(cfg, inspector, flag)?;
-    let summary = server.wait();
-    log!(Level::Info, "stopped");
-    Ok(summary)
+    Ok(flag)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use super::{classify_executor_error, StartError, IO_MEMORY, RING_DEPTH};
 
 /// What a shard thread needs.
 #[derive(Debug)]
-pub(crate) struct ShardParams {
+pub(crate) struct ShardParams<I> {
     pub index: usize,
     pub listen: SocketAddr,
     pub cpu: Option<usize>,
@@ -43,6 +43,8 @@ pub(crate) struct ShardParams {
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
+    /// New inspectors from [`super::swap::InspectorSwap`] (hot reload).
+    pub swap: crossbeam::channel::Receiver<super::swap::Install<I>>,
 }
 
 /// Per-shard state shared by the shard's tasks (`Rc`: never leaves the thread).
@@ -87,7 +89,7 @@ pub(crate) async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, 
 
 /// Thread body: builds the executor, binds, reports readiness, runs until shutdown.
 pub(crate) fn run_shard<I: Inspector>(
-    p: ShardParams,
+    p: ShardParams<I>,
     inspector: Arc<I>,
     ready: mpsc::Sender<Result<(), StartError>>,
 ) {
@@ -146,14 +148,22 @@ pub(crate) fn run_shard<I: Inspector>(
         let background =
             exec.create_task_queue(Shares::Static(10), Latency::NotImportant, "background");
 
-        // Shutdown watcher: the only place that reads the process-wide flag.
+        // Shutdown and reload watcher: the only place that reads the process-wide flag and the
+        // install channel. Replacing the adapter here happens between two NOTIFYs of every
+        // connection (they borrow it only inside one synchronous answer).
         let watcher = {
             let shard = shard.clone();
             let stop = p.stop.clone();
+            let swap = p.swap;
             glommio::spawn_local_into(
                 async move {
                     while !stop.load(Ordering::Acquire) {
-                        glommio::timer::sleep(Duration::from_millis(50)).await;
+                        if let Some(new) = super::swap::latest(&swap, shard.index) {
+                            let adapter = Adapter::new(new.inspector);
+                            *shard.adapter.borrow_mut() = adapter;
+                            let _ = new.done.send(shard.index);
+                        }
+                        glommio::timer::sleep(Duration::from_millis(20)).await;
                     }
                     shard.shutdown.close();
                 },
