@@ -28,6 +28,8 @@ pub mod cmd;
 #[cfg(feature = "engine")]
 pub mod compile;
 #[cfg(feature = "engine")]
+pub mod config;
+#[cfg(feature = "engine")]
 pub mod engine;
 #[cfg(feature = "engine")]
 pub mod eval;

@@ -9,47 +9,80 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::apps::Applications;
+use crate::config::FileConfig;
 use crate::engine::Engine;
 use crate::reload;
 use crate::server::log::{log, Level};
 use crate::server::{self, ServerConfig, DEFAULT_MAX_CONNECTIONS};
 use crate::spop::session::DEFAULT_MAX_FRAME_SIZE;
 
-/// Arguments of `spoa-waf serve`.
+/// Arguments of `spoa-waf serve`. Every setting except `--rules`/`--config` can also be set
+/// in the `--config` file (same name, `_` for `-`); a flag given here wins over the file.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["rules", "config"])))]
 pub struct ServeArgs {
-    /// Address to listen on (`IP:PORT`).
-    #[arg(long, default_value = "0.0.0.0:12345")]
-    pub listen: SocketAddr,
-    /// SecLang configuration to load.
+    /// SecLang configuration to load (one application, `default`).
     #[arg(long)]
-    pub rules: PathBuf,
+    pub rules: Option<PathBuf>,
+    /// coraza-spoa v0.7 YAML configuration (applications, bind, ...), read unchanged.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on: `IP:PORT` (default 0.0.0.0:12345) or `unix:/path`.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// The CRS 4 directory `@owasp_crs/` and `@crs-setup.conf.example` resolve to (default
+    /// /usr/share/modsecurity-crs).
+    #[arg(long)]
+    pub crs_dir: Option<PathBuf>,
+    /// With --rules: keep each coraza-req transaction for its coraza-res.
+    #[arg(long)]
+    pub response_check: bool,
+    /// With --rules: how long a transaction waits for its response (default 60000).
+    #[arg(long)]
+    pub transaction_ttl_ms: Option<u64>,
+    /// Transactions kept for responses at most, over all shards (default 65536).
+    #[arg(long)]
+    pub max_transactions: Option<usize>,
     /// Number of shards (default: one per available CPU, or one per --cpus entry).
     #[arg(long)]
     pub shards: Option<usize>,
     /// CPUs to pin shards to, e.g. `0-3,6` (default: all available CPUs).
-    #[arg(long, value_parser = parse_cpu_list)]
-    pub cpus: Option<CpuList>,
+    #[arg(long)]
+    pub cpus: Option<String>,
     /// Largest SPOP frame accepted; HAProxy's HELLO may lower it (its default is 16380 =
     /// tune.bufsize - 4). Raise it together with HAProxy's tune.bufsize for large bodies.
-    #[arg(long, default_value_t = DEFAULT_MAX_FRAME_SIZE)]
-    pub max_frame_size: u32,
-    /// Connections per shard; further connections get AGENT-DISCONNECT 13.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
-    pub max_connections: usize,
-    /// Seconds between statistics lines (counters and latency percentiles).
-    #[arg(long, default_value_t = 60)]
-    pub stats_interval: u64,
-    /// Reload when the rules file's directory changes (SIGHUP always reloads). Kubernetes
-    /// ConfigMap updates are symlink swaps in that directory.
+    #[arg(long)]
+    pub max_frame_size: Option<u32>,
+    /// Connections per shard; further connections get AGENT-DISCONNECT 13 (default 4096).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds between statistics lines (default 60).
+    #[arg(long)]
+    pub stats_interval: Option<u64>,
+    /// Close connections that send no HAPROXY-HELLO within this time (default 10000).
+    #[arg(long)]
+    pub hello_timeout_ms: Option<u64>,
+    /// Close connections idle this long after HELLO (default 0: never; HAProxy's own
+    /// `timeout idle` closes its side).
+    #[arg(long)]
+    pub idle_timeout_ms: Option<u64>,
+    /// Reload when the rules' or config's directory changes (SIGHUP always reloads).
+    /// Kubernetes ConfigMap updates are symlink swaps in that directory.
     #[arg(long)]
     pub watch: bool,
     /// More files or directories to watch (repeatable; implies --watch).
     #[arg(long = "watch-path", value_name = "PATH")]
     pub watch_paths: Vec<PathBuf>,
-    /// How often watched paths are checked, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub watch_interval_ms: u64,
+    /// How often watched paths are checked, in milliseconds (default 1000).
+    #[arg(long)]
+    pub watch_interval_ms: Option<u64>,
+    /// Permissions of a unix socket, octal (default 660).
+    #[arg(long)]
+    pub socket_mode: Option<String>,
+    /// Owner of a unix socket, `user[:group]` (names or numbers).
+    #[arg(long)]
+    pub socket_owner: Option<String>,
 }
 
 /// A parsed `--cpus` list.
@@ -82,22 +115,155 @@ pub fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
     Ok(CpuList(cpus))
 }
 
+/// Everything `serve` needs, flags merged over the file.
+struct Settings {
+    server: ServerConfig,
+    watch: Vec<PathBuf>,
+    watch_interval: Duration,
+    crs_dir: PathBuf,
+    max_transactions: usize,
+}
+
+fn settings(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Settings, String> {
+    let f = file.cloned().unwrap_or_default();
+    let listen = args
+        .listen
+        .clone()
+        .or(f.bind.clone())
+        .unwrap_or_else(|| "0.0.0.0:12345".into());
+    let listen = parse_listen(&listen)?;
+    let mut cfg = ServerConfig::new(listen);
+    if let Some(c) = args.cpus.as_ref().or(f.cpus.as_ref()) {
+        let CpuList(cpus) = parse_cpu_list(c)?;
+        cfg.shards = cpus.len();
+        cfg.cpus = Some(cpus);
+    }
+    if let Some(n) = args.shards.or(f.shards) {
+        cfg.shards = n;
+    }
+    cfg.max_frame_size = args
+        .max_frame_size
+        .or(f.max_frame_size)
+        .unwrap_or(DEFAULT_MAX_FRAME_SIZE);
+    cfg.max_connections = args
+        .max_connections
+        .or(f.max_connections)
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    cfg.stats_interval =
+        Duration::from_secs(args.stats_interval.or(f.stats_interval).unwrap_or(60));
+    if let Some(ms) = args.hello_timeout_ms.or(f.hello_timeout_ms) {
+        cfg.hello_timeout = Duration::from_millis(ms);
+    }
+    let source = args.config.as_ref().or(args.rules.as_ref());
+    let mut watch = args.watch_paths.clone();
+    watch.extend(f.watch_paths.iter().cloned());
+    if args.watch || f.watch == Some(true) || !watch.is_empty() {
+        if let Some(src) = source {
+            watch.push(watch_dir_of(src));
+        }
+    }
+    let base = args
+        .config
+        .as_deref()
+        .map(watch_dir_of)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let crs_dir = args
+        .crs_dir
+        .clone()
+        .or(f.crs_dir.map(|d| base.join(d)))
+        .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_CRS_DIR));
+    Ok(Settings {
+        server: cfg,
+        watch,
+        watch_interval: Duration::from_millis(
+            args.watch_interval_ms
+                .or(f.watch_interval_ms)
+                .unwrap_or(1000)
+                .max(10),
+        ),
+        crs_dir,
+        max_transactions: args
+            .max_transactions
+            .or(f.max_transactions)
+            .unwrap_or(DEFAULT_MAX_TRANSACTIONS),
+    })
+}
+
+/// Transactions kept for responses at most, by default.
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 65_536;
+
+/// `IP:PORT`, `host:port`, `unix:/path` or coraza-spoa's `unix:///path`.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("--listen/bind {s:?}: expected IP:PORT"))
+}
+
 /// Runs the agent until SIGTERM/SIGINT; SIGHUP (and `--watch`) reload the rules.
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let rules = args.rules.clone();
-    let build = move || {
-        Engine::from_file(&rules)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
+    let file = match &args.config {
+        Some(p) => Some(FileConfig::load(p)?),
+        None => None,
     };
-    let engine = build()?;
-    log!(Level::Info, "loaded {}", args.rules.display());
-    let mut watch = args.watch_paths.clone();
-    if args.watch || !watch.is_empty() {
-        watch.push(watch_dir_of(&args.rules));
+    let st = settings(&args, file.as_ref())?;
+    if let Some(f) = &file {
+        for note in f.unsupported() {
+            log!(Level::Info, "{note}");
+        }
     }
-    let cfg = server_config(&args);
-    serve(cfg, engine, Box::new(build), &watch, args.watch_interval_ms)
+    let mut build: Box<dyn FnMut() -> Result<Arc<Applications>, String> + Send> =
+        match (&args.config, &args.rules) {
+            (Some(path), _) => {
+                let (path, crs) = (path.clone(), st.crs_dir.clone());
+                Box::new(move || {
+                    let cfg = FileConfig::load(&path).map_err(|e| e.to_string())?;
+                    Applications::build(&cfg, &path, &crs).map(Arc::new)
+                })
+            }
+            (None, Some(rules)) => {
+                let rules = rules.clone();
+                let check = args.response_check;
+                let ttl = Duration::from_millis(
+                    args.transaction_ttl_ms
+                        .unwrap_or(crate::config::DEFAULT_TTL_MS),
+                );
+                Box::new(move || {
+                    Engine::from_file(&rules)
+                        .map(|e| Arc::new(Applications::single(e, check, ttl)))
+                        .map_err(|e| e.to_string())
+                })
+            }
+            (None, None) => unreachable!("clap requires --rules or --config"),
+        };
+    let first = build()?;
+    for a in first.apps() {
+        log!(
+            Level::Info,
+            "application {:?}{}: response_check {}, transaction_ttl_ms {}",
+            a.name,
+            if std::ptr::eq(a, first.default_app()) {
+                " (default)"
+            } else {
+                ""
+            },
+            a.response_check,
+            a.ttl.as_millis()
+        );
+    }
+    log!(
+        Level::Info,
+        "loaded {} ({} application(s), {} compilation(s))",
+        args.config
+            .as_ref()
+            .or(args.rules.as_ref())
+            .map_or_else(String::new, |p| p.display().to_string()),
+        first.apps().len(),
+        first.compilations()
+    );
+    let _ = st.max_transactions;
+    serve(st.server, first, build, &st.watch, st.watch_interval)
 }
 
 /// The directory holding `file` (what `--watch` watches: a ConfigMap swap replaces the
@@ -116,7 +282,7 @@ fn serve<I: crate::inspect::Inspector>(
     first: Arc<I>,
     build: Box<dyn FnMut() -> Result<Arc<I>, String> + Send>,
     watch: &[PathBuf],
-    watch_interval_ms: u64,
+    watch_interval: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let stop = server::install_stop_signals()?;
     let sighup = reload::Sighup::install()?;
@@ -128,27 +294,11 @@ fn serve<I: crate::inspect::Inspector>(
     })?;
     sighup.forward_to(handle.clone())?;
     if !watch.is_empty() {
-        let every = Duration::from_millis(watch_interval_ms.max(10));
-        reload::watch::spawn(watch.to_vec(), every, handle)?;
+        reload::watch::spawn(watch.to_vec(), watch_interval, handle)?;
     }
     server.wait();
     log!(Level::Info, "stopped");
     Ok(())
-}
-
-fn server_config(args: &ServeArgs) -> ServerConfig {
-    let mut cfg = ServerConfig::new(args.listen);
-    if let Some(CpuList(cpus)) = &args.cpus {
-        cfg.shards = cpus.len();
-        cfg.cpus = Some(cpus.clone());
-    }
-    if let Some(n) = args.shards {
-        cfg.shards = n;
-    }
-    cfg.max_frame_size = args.max_frame_size;
-    cfg.max_connections = args.max_connections;
-    cfg.stats_interval = Duration::from_secs(args.stats_interval);
-    cfg
 }
 
 #[cfg(test)]

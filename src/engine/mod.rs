@@ -51,6 +51,19 @@ impl Engine {
         })
     }
 
+    /// Compiles an already parsed configuration (an application's directives).
+    pub fn from_config(cfg: crate::seclang::Config) -> Result<Self, LoadError> {
+        let opts = compile::CompileOptions {
+            cache_dir: default_cache_dir(),
+        };
+        let rules = compile::compile_with(cfg, &opts).map_err(|e| LoadError {
+            message: e.to_string(),
+        })?;
+        Ok(Engine {
+            rules: Arc::new(rules),
+        })
+    }
+
     /// Wraps an already compiled rule set.
     pub fn from_rules(rules: Arc<RuleSet>) -> Self {
         Engine { rules }

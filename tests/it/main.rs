@@ -19,6 +19,8 @@ mod agreement;
 mod haproxy;
 // Hot reload: under load, SIGHUP, --watch.
 mod reload;
+// Applications from coraza-spoa's YAML; `app` selects the rule set.
+mod apps;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
