@@ -48,3 +48,5 @@ pub mod seclang;
 pub mod server;
 #[cfg(feature = "engine")]
 pub mod transform;
+#[cfg(feature = "engine")]
+pub mod txstore;

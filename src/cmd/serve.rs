@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::apps::Applications;
+use crate::config::apps::{Applications, Store};
 use crate::config::FileConfig;
 use crate::engine::Engine;
 use crate::reload;
@@ -185,12 +185,9 @@ fn settings(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Settings, Str
         max_transactions: args
             .max_transactions
             .or(f.max_transactions)
-            .unwrap_or(DEFAULT_MAX_TRANSACTIONS),
+            .unwrap_or(crate::config::apps::DEFAULT_MAX_TRANSACTIONS),
     })
 }
-
-/// Transactions kept for responses at most, by default.
-pub const DEFAULT_MAX_TRANSACTIONS: usize = 65_536;
 
 /// `IP:PORT`, `host:port`, `unix:/path` or coraza-spoa's `unix:///path`.
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -213,13 +210,17 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             log!(Level::Info, "{note}");
         }
     }
+    // One store for every generation: a response after a reload still finds its request.
+    let store = Arc::new(Store::new(st.max_transactions));
+    let kept = store.clone();
     let mut build: Box<dyn FnMut() -> Result<Arc<Applications>, String> + Send> =
         match (&args.config, &args.rules) {
             (Some(path), _) => {
                 let (path, crs) = (path.clone(), st.crs_dir.clone());
                 Box::new(move || {
                     let cfg = FileConfig::load(&path).map_err(|e| e.to_string())?;
-                    Applications::build(&cfg, &path, &crs).map(Arc::new)
+                    Applications::build(&cfg, &path, &crs)
+                        .map(|a| Arc::new(a.with_store(kept.clone())))
                 })
             }
             (None, Some(rules)) => {
@@ -231,7 +232,9 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 );
                 Box::new(move || {
                     Engine::from_file(&rules)
-                        .map(|e| Arc::new(Applications::single(e, check, ttl)))
+                        .map(|e| {
+                            Arc::new(Applications::single(e, check, ttl).with_store(kept.clone()))
+                        })
                         .map_err(|e| e.to_string())
                 })
             }
@@ -262,8 +265,18 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         first.apps().len(),
         first.compilations()
     );
-    let _ = st.max_transactions;
-    serve(st.server, first, build, &st.watch, st.watch_interval)
+    serve(st.server, first, build, &st.watch, st.watch_interval)?;
+    let k = store.stats();
+    log!(
+        Level::Info,
+        "transactions for responses: kept={} joined={} expired={} evicted={} unknown_responses={}",
+        k.kept,
+        k.joined,
+        k.expired,
+        k.evicted,
+        k.unknown
+    );
+    Ok(())
 }
 
 /// The directory holding `file` (what `--watch` watches: a ConfigMap swap replaces the

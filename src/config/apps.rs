@@ -9,11 +9,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, EngineScratch};
+use crate::eval::Transaction;
 use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 use crate::server::log::{log, Level};
+use crate::txstore::TxStore;
 
 use super::{app_first_line, parse_directives, resolve, FileConfig, DEFAULT_TTL_MS};
 
@@ -30,13 +32,28 @@ pub struct App {
     pub ttl: Duration,
 }
 
+/// A request's transaction waiting for its response, with the rule set it started on (a
+/// reload in between does not change the rules it finishes with).
+#[derive(Debug)]
+pub struct Kept {
+    engine: Arc<Engine>,
+    tx: Transaction,
+}
+
+/// The store of kept transactions, shared by every shard and every generation of rules.
+pub type Store = TxStore<Kept>;
+
+/// Transactions kept for responses at most, by default.
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 65_536;
+
 /// Every application and their compiled rule sets. Immutable; shared by every shard; a reload
-/// builds a new one.
+/// builds a new one around the same [`Store`].
 #[derive(Debug)]
 pub struct Applications {
     apps: Vec<App>,
     default: usize,
     engines: Vec<Arc<Engine>>,
+    store: Arc<Store>,
 }
 
 impl Applications {
@@ -51,7 +68,20 @@ impl Applications {
             }],
             default: 0,
             engines: vec![Arc::new(engine)],
+            store: Arc::new(Store::new(DEFAULT_MAX_TRANSACTIONS)),
         }
+    }
+
+    /// The same applications over `store` (the one the previous generation used, so its
+    /// transactions can be joined after a reload).
+    pub fn with_store(mut self, store: Arc<Store>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// The store of kept transactions.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Compiles every application of `cfg` (read from `path`), resolving the embedded-CRS
@@ -101,6 +131,7 @@ impl Applications {
             apps,
             default,
             engines,
+            store: Arc::new(Store::new(DEFAULT_MAX_TRANSACTIONS)),
         })
     }
 
@@ -139,11 +170,49 @@ pub struct AppsScratch {
 
 impl Applications {
     fn request(&self, s: &mut AppsScratch, app: &App, req: &HttpRequest<'_>) -> Verdict {
-        self.engines[app.engine].inspect_request(&mut s.engines[app.engine], req)
+        let engine = &self.engines[app.engine];
+        let scratch = &mut s.engines[app.engine];
+        let id = match req.unique_id {
+            Some(id) if app.response_check => id,
+            _ => return engine.inspect_request(scratch, req),
+        };
+        let (v, kept) = engine.inspect_request_keep(scratch, req);
+        if let Some(tx) = kept {
+            let kept = Kept {
+                engine: engine.clone(),
+                tx,
+            };
+            self.store.insert(id, app.ttl, kept, Instant::now());
+        }
+        v
     }
 
     fn response(&self, s: &mut AppsScratch, app: &App, res: &HttpResponse<'_>) -> Verdict {
-        self.engines[app.engine].inspect_response(&mut s.engines[app.engine], res)
+        let engine = &self.engines[app.engine];
+        let scratch = &mut s.engines[app.engine];
+        if !app.response_check {
+            return engine.inspect_response(scratch, res);
+        }
+        let kept = match res.unique_id {
+            Some(id) => self.store.take(id, Instant::now()),
+            None => {
+                self.store.count_unknown();
+                None
+            }
+        };
+        match kept {
+            Some(k) if Arc::ptr_eq(&k.engine, engine) => {
+                engine.continue_response(scratch, k.tx, res)
+            }
+            // Started before a reload: finish on the rules it started with, on a scratch of
+            // theirs (rare: only transactions in flight across a reload).
+            Some(k) => {
+                let mut old = k.engine.new_scratch();
+                k.engine.continue_response(&mut old, k.tx, res)
+            }
+            // Expired, evicted, decided by another agent, or no id: inspected alone.
+            None => engine.inspect_response(scratch, res),
+        }
     }
 }
 

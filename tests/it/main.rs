@@ -21,6 +21,8 @@ mod haproxy;
 mod reload;
 // Applications from coraza-spoa's YAML; `app` selects the rule set.
 mod apps;
+// Responses continue their request's transaction (the cross-shard store).
+mod response;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
