@@ -131,8 +131,35 @@ fn settings(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Settings, Str
         .clone()
         .or(f.bind.clone())
         .unwrap_or_else(|| "0.0.0.0:12345".into());
-    let listen = parse_listen(&listen)?;
-    let mut cfg = ServerConfig::new(listen);
+    let mut cfg = match parse_listen(&listen)? {
+        Listen::Tcp(a) => ServerConfig::new(a),
+        Listen::Unix(path) => {
+            let mut c = ServerConfig::new("127.0.0.1:0".parse().expect("literal"));
+            let mode = args
+                .socket_mode
+                .as_ref()
+                .or(f.socket_mode.as_ref())
+                .map(|m| {
+                    u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or_else(|| format!("--socket-mode {m:?}: expected octal, e.g. 660"))
+                })
+                .transpose()?
+                .unwrap_or(0o660);
+            let owner = args
+                .socket_owner
+                .as_ref()
+                .or(f.socket_owner.as_ref())
+                .map(|o| parse_owner(o))
+                .transpose()?;
+            c.unix = Some(crate::server::UnixSocket { path, mode, owner });
+            c
+        }
+    };
+    if let Some(ms) = args.idle_timeout_ms.or(f.idle_timeout_ms) {
+        cfg.idle_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+    }
     if let Some(c) = args.cpus.as_ref().or(f.cpus.as_ref()) {
         let CpuList(cpus) = parse_cpu_list(c)?;
         cfg.shards = cpus.len();
@@ -189,13 +216,57 @@ fn settings(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Settings, Str
     })
 }
 
+enum Listen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
 /// `IP:PORT`, `host:port`, `unix:/path` or coraza-spoa's `unix:///path`.
-fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+fn parse_listen(s: &str) -> Result<Listen, String> {
     use std::net::ToSocketAddrs;
+    if let Some(rest) = s.strip_prefix("unix:") {
+        // `unix:///run/x.sock` (a URL) and `unix:/run/x.sock` name the same file.
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(format!("--listen/bind {s:?}: no socket path"));
+        }
+        return Ok(Listen::Unix(PathBuf::from(path)));
+    }
     s.to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("--listen/bind {s:?}: expected IP:PORT"))
+        .map(Listen::Tcp)
+        .ok_or_else(|| format!("--listen/bind {s:?}: expected IP:PORT or unix:/path"))
+}
+
+/// `user[:group]`, names (from /etc/passwd, /etc/group) or numbers.
+fn parse_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
+    let (user, group) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let lookup = |file: &str, name: &str| -> Result<Option<u32>, String> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(n) = name.parse() {
+            return Ok(Some(n));
+        }
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    let mut f = l.split(':');
+                    (f.next() == Some(name)).then(|| f.nth(1)?.parse().ok())?
+                })
+            })
+            .map(Some)
+            .ok_or_else(|| format!("--socket-owner {s:?}: no {name:?} in {file}"))
+    };
+    Ok((
+        lookup("/etc/passwd", user)?,
+        lookup("/etc/group", group.unwrap_or(""))?,
+    ))
 }
 
 /// Runs the agent until SIGTERM/SIGINT; SIGHUP (and `--watch`) reload the rules.
@@ -317,6 +388,23 @@ fn serve<I: crate::inspect::Inspector>(
 #[cfg(test)]
 mod tests {
     use super::parse_cpu_list;
+
+    #[test]
+    fn listen_addresses_and_owners() {
+        use super::{parse_listen, parse_owner, Listen};
+        assert!(
+            matches!(parse_listen("unix:///run/w.sock"), Ok(Listen::Unix(p)) if p.to_str() == Some("/run/w.sock"))
+        );
+        assert!(
+            matches!(parse_listen("unix:/run/w.sock"), Ok(Listen::Unix(p)) if p.to_str() == Some("/run/w.sock"))
+        );
+        assert!(matches!(parse_listen("127.0.0.1:9000"), Ok(Listen::Tcp(a)) if a.port() == 9000));
+        assert!(parse_listen("unix:").is_err());
+        assert!(parse_listen("nonsense").is_err());
+        assert_eq!(parse_owner("0:0").unwrap(), (Some(0), Some(0)));
+        assert_eq!(parse_owner("root").unwrap(), (Some(0), None));
+        assert!(parse_owner("no-such-user-xyz").is_err());
+    }
 
     #[test]
     fn cpu_lists() {

@@ -12,6 +12,9 @@ pub mod connection;
 pub mod log;
 pub mod shard;
 pub mod swap;
+pub mod unix;
+
+pub use self::unix::UnixSocket;
 
 use std::fmt;
 use std::io;
@@ -62,6 +65,11 @@ pub struct ServerConfig {
     /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
     /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
     pub hello_timeout: Duration,
+    /// A connection that sends nothing this long after HELLO gets AGENT-DISCONNECT 2 and is
+    /// closed; `None`: never (HAProxy's `timeout idle` closes its side first).
+    pub idle_timeout: Option<Duration>,
+    /// Listen on this unix socket instead of `listen`.
+    pub unix: Option<UnixSocket>,
 }
 
 impl ServerConfig {
@@ -76,6 +84,8 @@ impl ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             stats_interval: Duration::from_secs(60),
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            idle_timeout: None,
+            unix: None,
         }
     }
 
@@ -259,7 +269,20 @@ impl Server {
                 return Err(StartError::MemlockTooLow { have, need });
             }
         }
-        let listen = preflight_bind(cfg.listen)?;
+        let listen = match cfg.unix {
+            Some(_) => cfg.listen,
+            None => preflight_bind(cfg.listen)?,
+        };
+        // Unix socket: shard 0 accepts and sends each connection to a shard's receiver.
+        let mut unix_rx: Vec<glommio::channels::shared_channel::SharedReceiver<_>> = Vec::new();
+        let mut unix_tx = Vec::new();
+        if cfg.unix.is_some() {
+            for _ in 0..cfg.shards {
+                let (tx, rx) = glommio::channels::shared_channel::new_bounded(64);
+                unix_tx.push(tx);
+                unix_rx.push(rx);
+            }
+        }
         let (stats_tx, stats_rx) = crossbeam::channel::unbounded();
         let reporter = spawn_reporter(stats_rx, cfg.stats_interval, |s| log!(Level::Info, "{s}"))
             .map_err(|e| StartError::Shard(0, format!("stats thread: {e}")))?;
@@ -281,6 +304,11 @@ impl Server {
                 max_frame_size: cfg.max_frame_size,
                 max_connections: cfg.max_connections,
                 hello_timeout: cfg.hello_timeout,
+                idle_timeout: cfg.idle_timeout,
+                unix: cfg.unix.as_ref().map(|sock| shard::UnixPlan {
+                    incoming: unix_rx.remove(0),
+                    acceptor: (n == 0).then(|| (sock.clone(), std::mem::take(&mut unix_tx))),
+                }),
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),
@@ -312,9 +340,13 @@ impl Server {
             }
         }
         drop(stats_tx);
+        let shown = match &cfg.unix {
+            Some(u) => format!("unix:{}", u.path.display()),
+            None => listen.to_string(),
+        };
         log!(
             Level::Info,
-            "listening on {listen} with {} shard(s), max-frame-size {}, max {} connections per shard",
+            "listening on {shown} with {} shard(s), max-frame-size {}, max {} connections per shard",
             cfg.shards,
             cfg.max_frame_size,
             cfg.max_connections

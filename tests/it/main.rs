@@ -23,6 +23,8 @@ mod reload;
 mod apps;
 // Responses continue their request's transaction (the cross-shard store).
 mod response;
+// --listen unix:/path and the idle timeout.
+mod listen;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
