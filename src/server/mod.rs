@@ -2,8 +2,9 @@
 //!
 //! Owns start-up (validation, a socket2 pre-flight bind that turns "port in use" into a clear
 //! error and resolves port 0, a locked-memory check, one executor thread per shard), the running
-//! [`Server`] handle, graceful shutdown and SIGTERM/SIGINT ([`run`]). It is the only module that
-//! touches sockets, glommio or signals. Shared state is immutable (`Arc<I>`, the config); each
+//! [`Server`] handle, graceful shutdown and SIGTERM/SIGINT ([`run`]), the unix listener
+//! ([`unix`]), the idle timeout, and the per-shard install channel a reload uses ([`swap`]). It is
+//! the only module that touches sockets or glommio (SIGHUP belongs to `reload`). Shared state is immutable (`Arc<I>`, the config); each
 //! shard owns its adapter scratch and metrics in `Rc<RefCell<_>>`: no lock or atomic on the
 //! request path (the only atomic is the shutdown flag, polled by a background task).
 //! Generic over [`Inspector`], so tests run it with a test double.
