@@ -350,6 +350,12 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// What else hears about reloads (e.g. systemd's `RELOADING=1`/`READY=1`); each module adds
+/// its [`reload::Hook`] here.
+fn reload_hooks() -> Vec<reload::Hook> {
+    Vec::new()
+}
+
 /// The directory holding `file` (what `--watch` watches: a ConfigMap swap replaces the
 /// directory's `..data` link, not the file).
 fn watch_dir_of(file: &std::path::Path) -> PathBuf {
@@ -374,7 +380,7 @@ fn serve<I: crate::inspect::Inspector>(
     let handle = reload::spawn(reload::Reloader {
         build,
         swap,
-        hooks: Vec::new(),
+        hooks: reload_hooks(),
     })?;
     sighup.forward_to(handle.clone())?;
     if !watch.is_empty() {

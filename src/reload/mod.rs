@@ -211,10 +211,10 @@ fn reload_once<I: Inspector>(r: &mut Reloader<I>, why: Trigger, stats: &ReloadSt
             Ok(generation)
         }
         Err(reason) => {
-            stats.failed.fetch_add(1, Ordering::AcqRel);
+            let failed = stats.failed.fetch_add(1, Ordering::AcqRel) + 1;
             log!(
                 Level::Error,
-                "reload failed, generation {} stays in force: {reason}",
+                "reload failed ({failed} so far), generation {} stays in force: {reason}",
                 stats.generation()
             );
             event(
