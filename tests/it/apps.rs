@@ -306,3 +306,37 @@ fn haproxy_selects_applications_by_host_header() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn test_config_checks_a_yaml_file_before_a_reload() {
+    let dir = temp_dir("apps-test-config");
+    let path = dir.join("c.yaml");
+    let run = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_spoa-waf"))
+            .args(["test-config", "--config"])
+            .arg(&path)
+            .arg("--crs-dir")
+            .arg(crs_dir())
+            .output()
+            .unwrap()
+    };
+    let good = run(&yaml("127.0.0.1:0"));
+    let err = String::from_utf8_lossy(&good.stderr);
+    assert!(good.status.success(), "{err}");
+    assert!(err.contains("3 application(s), 2 compilation(s)"), "{err}");
+    let text = yaml("127.0.0.1:0").replace("msg:'lenient'", "msg:'lenient',no-such-action");
+    let bad = run(&text);
+    let line = text
+        .lines()
+        .position(|l| l.contains("no-such-action"))
+        .unwrap()
+        + 1;
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains(&format!("c.yaml:{line}")),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
