@@ -41,6 +41,8 @@ pub mod matcher;
 #[cfg(feature = "engine")]
 pub mod ops;
 #[cfg(feature = "engine")]
+pub mod plan;
+#[cfg(feature = "engine")]
 pub mod reload;
 #[cfg(feature = "engine")]
 pub mod seclang;
