@@ -72,6 +72,22 @@ pub trait Sink {
     fn match_line(&mut self, line: &str);
     /// One error, with the message name (lossy UTF-8) and the NOTIFY ids.
     fn error(&mut self, err: AdapterError, message: &str, stream_id: u64, frame_id: u64);
+    /// A verdict given to a `kind` message, after its ACK values were written (the server
+    /// counts it and queues its audit record).
+    fn verdict(&mut self, kind: MessageKind, verdict: Verdict) {
+        let _ = (kind, verdict);
+    }
+}
+
+/// The messages answered with a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// `check-request` (classic).
+    CheckRequest = 0,
+    /// `coraza-req`.
+    CorazaReq = 1,
+    /// `coraza-res`.
+    CorazaRes = 2,
 }
 
 /// What one NOTIFY produced, for the metrics.
@@ -147,8 +163,9 @@ impl<I: Inspector> Adapter<I> {
                         reply::coraza_error(w.buf(), err);
                     }
                 }
-            } else if let Ok(Some((verdict, client))) = dialect {
+            } else if let Ok(Some((verdict, client, kind))) = dialect {
                 log_matches(&verdict, client, sink);
+                sink.verdict(kind, verdict);
             }
         }
         if w.finish() > max_frame_size {
@@ -172,7 +189,7 @@ impl<I: Inspector> Adapter<I> {
         msg: &Message<'_>,
         out: &mut BytesMut,
         outcome: &mut Outcome,
-    ) -> Result<Option<(Verdict, Option<IpAddr>)>, (AdapterError, Dialect)> {
+    ) -> Result<Option<(Verdict, Option<IpAddr>, MessageKind)>, (AdapterError, Dialect)> {
         match msg.name {
             classic::CHECK_REQUEST => {
                 let req = classic::parse_request(msg).map_err(|e| (e, Dialect::Classic))?;
@@ -181,7 +198,11 @@ impl<I: Inspector> Adapter<I> {
                     .map_err(|e| (e, Dialect::Classic))?;
                 reply::classic_verdict(out, &v);
                 count(outcome, &v);
-                Ok(Some((v, req.client.map(|c| c.0))))
+                Ok(Some((
+                    v,
+                    req.client.map(|c| c.0),
+                    MessageKind::CheckRequest,
+                )))
             }
             coraza::CORAZA_REQ => {
                 let req = coraza::parse_request(msg).map_err(|e| (e, Dialect::Coraza))?;
@@ -190,7 +211,7 @@ impl<I: Inspector> Adapter<I> {
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, req.unique_id);
                 count(outcome, &v);
-                Ok(Some((v, req.client.map(|c| c.0))))
+                Ok(Some((v, req.client.map(|c| c.0), MessageKind::CorazaReq)))
             }
             coraza::CORAZA_RES => {
                 let res = coraza::parse_response(msg).map_err(|e| (e, Dialect::Coraza))?;
@@ -199,7 +220,7 @@ impl<I: Inspector> Adapter<I> {
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, None);
                 count(outcome, &v);
-                Ok(Some((v, None)))
+                Ok(Some((v, None, MessageKind::CorazaRes)))
             }
             _ => Err((AdapterError::UnknownMessage, Dialect::Unknown)),
         }

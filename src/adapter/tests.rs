@@ -36,6 +36,7 @@ impl Inspector for TestInspector {
                 logged_rule_ids: vec![930120],
                 log_lines: vec!["Access denied with code 403 (phase 2). [id \"930120\"]".into()],
                 anomaly_score: 5,
+                ..Verdict::default()
             };
         }
         Verdict::pass()

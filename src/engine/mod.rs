@@ -99,7 +99,8 @@ impl Engine {
         let rs = &*self.rules;
         tx.run_phase(rs, 5);
         let score = inbound_score(tx);
-        let v = tx.verdict(score);
+        let mut v = tx.verdict(score);
+        v.audit = crate::audit::build::record(rs, tx);
         self.give_back(scratch, tx);
         v
     }
@@ -264,7 +265,15 @@ impl Inspector for Engine {
             .tx_int("blocking_outbound_anomaly_score")
             .or_else(|| tx.tx_int("outbound_anomaly_score"))
             .unwrap_or(0);
-        let v = tx.verdict(score);
+        let mut v = tx.verdict(score);
+        v.audit = crate::audit::build::record(rs, &tx).map(|mut r| {
+            // The request of a response is not sent again: what phase 1 replayed is not it.
+            r.method.clear();
+            r.uri.clear();
+            r.request_headers.clear();
+            r.http_version = String::from_utf8_lossy(res.version).into_owned();
+            r
+        });
         self.give_back(scratch, &mut tx);
         v
     }

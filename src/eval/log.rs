@@ -27,19 +27,31 @@ fn op_display(name: &str) -> String {
     }
 }
 
-/// One log line for `rule`, with `head` (`Warning.` or `Access denied with code 403 (phase 2).`).
-pub(crate) fn line(tx: &Transaction, _rs: &RuleSet, rule: &Rule, head: &str) -> String {
-    let mut s = String::with_capacity(512);
+/// `Matched "Operator `Rx' with parameter `…' against variable `…' (Value: `…' )` (the audit
+/// log's `details.match`).
+///
+/// As libmodsecurity3 writes it: the operator of the chain's last link (the one that matched
+/// last) and the variable's value before transformations.
+pub(crate) fn matched(tx: &Transaction, rs: &RuleSet, rule: &Rule) -> String {
+    let mut last = rule;
+    while let Some(next) = last.chain.and_then(|i| rs.rules.get(i)) {
+        last = next;
+    }
     // The parameter is shown macro-expanded, as libmodsecurity3 does.
-    let param = tx.expand(&Macro::parse(&rule.op_arg));
-    let _ = write!(
-        s,
-        "ModSecurity: {head} Matched \"Operator `{}' with parameter `{}' against variable `{}' (Value: `{}' )",
-        op_display(&rule.op_name),
+    let param = tx.expand(&Macro::parse(&last.op_arg));
+    format!(
+        "Matched \"Operator `{}' with parameter `{}' against variable `{}' (Value: `{}' )",
+        op_display(&last.op_name),
         clip(&param),
         tx.matched_var_name,
-        clip(&tx.matched_var),
-    );
+        clip(&tx.matched_raw),
+    )
+}
+
+/// One log line for `rule`, with `head` (`Warning.` or `Access denied with code 403 (phase 2).`).
+pub(crate) fn line(tx: &Transaction, rs: &RuleSet, rule: &Rule, head: &str) -> String {
+    let mut s = String::with_capacity(512);
+    let _ = write!(s, "ModSecurity: {head} {}", matched(tx, rs, rule));
     let _ = write!(
         s,
         " [file \"{}\"] [line \"{}\"] [id \"{}\"] [rev \"{}\"]",

@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::inspect::Inspector;
-use crate::metrics::{spawn_reporter, Summary};
+use crate::metrics::{spawn_reporter_with, Summary};
 use crate::spop::session::{DEFAULT_MAX_FRAME_SIZE, MIN_FRAME_SIZE};
 
 use self::log::{log, Level};
@@ -61,6 +61,12 @@ pub struct ServerConfig {
     /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
     /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
     pub hello_timeout: Duration,
+    /// Per-shard audit queues (`audit::AuditLog::sender`); empty: no audit log.
+    pub audit: Vec<crossbeam::channel::Sender<Box<crate::audit::Record>>>,
+    /// Kept up to date with the merged totals, for a metrics endpoint.
+    pub live_totals: Option<Arc<std::sync::Mutex<Summary>>>,
+    /// Set once every shard listens (readiness).
+    pub ready: Option<Arc<AtomicBool>>,
 }
 
 impl ServerConfig {
@@ -75,6 +81,9 @@ impl ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             stats_interval: Duration::from_secs(60),
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            audit: Vec::new(),
+            live_totals: None,
+            ready: None,
         }
     }
 
@@ -244,7 +253,10 @@ impl Server {
         }
         let listen = preflight_bind(cfg.listen)?;
         let (stats_tx, stats_rx) = crossbeam::channel::unbounded();
-        let reporter = spawn_reporter(stats_rx, cfg.stats_interval, |s| log!(Level::Info, "{s}"))
+        let reporter =
+            spawn_reporter_with(stats_rx, cfg.stats_interval, cfg.live_totals.clone(), |s| {
+                log!(Level::Info, "{s}")
+            })
             .map_err(|e| StartError::Shard(0, format!("stats thread: {e}")))?;
         let mut server = Server {
             local_addr: listen,
@@ -264,6 +276,7 @@ impl Server {
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),
+                audit: (!cfg.audit.is_empty()).then(|| cfg.audit[n % cfg.audit.len()].clone()),
             };
             let inspector = inspector.clone();
             let handle = std::thread::Builder::new()
@@ -291,6 +304,9 @@ impl Server {
             }
         }
         drop(stats_tx);
+        if let Some(r) = &cfg.ready {
+            r.store(true, Ordering::Release);
+        }
         log!(
             Level::Info,
             "listening on {listen} with {} shard(s), max-frame-size {}, max {} connections per shard",

@@ -43,6 +43,8 @@ pub(crate) struct ShardParams {
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
+    /// This shard's bounded audit-record queue (`audit::AuditLog::sender`).
+    pub audit: Option<Sender<Box<crate::audit::Record>>>,
 }
 
 /// Per-shard state shared by the shard's tasks (`Rc`: never leaves the thread).
@@ -52,6 +54,8 @@ pub(crate) struct Shard<I: Inspector> {
     pub hello_timeout: Duration,
     pub adapter: RefCell<Adapter<I>>,
     pub metrics: RefCell<ShardMetrics>,
+    /// Where audited transactions go; `try_send` only: a full queue is a counted drop.
+    pub audit: Option<Sender<Box<crate::audit::Record>>>,
     /// Zero permits; closed on shutdown, which wakes every `stopped()` waiter.
     shutdown: Semaphore,
 }
@@ -135,6 +139,7 @@ pub(crate) fn run_shard<I: Inspector>(
             hello_timeout: p.hello_timeout,
             adapter: RefCell::new(Adapter::new(inspector)),
             metrics: RefCell::new(ShardMetrics::default()),
+            audit: p.audit.clone(),
             shutdown: Semaphore::new(0),
         });
         let exec = glommio::executor();
@@ -239,6 +244,7 @@ pub(crate) fn run_shard<I: Inspector>(
             let (shard2, active2) = (shard.clone(), active.clone());
             let task = async move {
                 super::connection::serve(stream, &shard2).await;
+                shard2.metrics.borrow_mut().counters.connections_closed += 1;
                 active2.set(active2.get() - 1);
             };
             match gate.spawn_into(task, fast) {

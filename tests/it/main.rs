@@ -17,6 +17,8 @@ mod adapters;
 mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
+// The audit log against libmodsecurity3's own, and live behind HAProxy.
+mod audit;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
