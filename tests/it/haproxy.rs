@@ -15,7 +15,7 @@ use crate::util::*;
 const HAPROXY: &str = "/usr/sbin/haproxy";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
+pub(crate) enum Mode {
     /// modsecurity-spoa: `check-request`, `txn.modsec.code`.
     Classic,
     /// coraza, HAProxy Ingress ≥ 0.14.7: the `action`-based rules.
@@ -55,7 +55,7 @@ fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: SocketAddr) -> Str
 }
 
 /// A running HAProxy, killed on drop; its stderr (logs) collected.
-struct Haproxy {
+pub(crate) struct Haproxy {
     _child: KillOnDrop,
     http: SocketAddr,
     dir: PathBuf,
@@ -63,7 +63,7 @@ struct Haproxy {
 }
 
 impl Haproxy {
-    fn start(mode: Mode, agent: SocketAddr) -> Haproxy {
+    pub(crate) fn start(mode: Mode, agent: SocketAddr) -> Haproxy {
         let dir = temp_dir("haproxy");
         let port = free_port();
         std::fs::write(dir.join("spoe-modsecurity.conf"), data(mode.files().0)).unwrap();
@@ -114,7 +114,7 @@ impl Haproxy {
         h
     }
 
-    fn get(&self, target: &str) -> (u16, String) {
+    pub(crate) fn get(&self, target: &str) -> (u16, String) {
         http_get(self.http, target, "")
             .unwrap_or_else(|e| panic!("GET {target}: {e}; log {:?}", self.log.lock().unwrap()))
     }
@@ -136,7 +136,7 @@ impl Drop for Haproxy {
     }
 }
 
-fn haproxy_available() -> bool {
+pub(crate) fn haproxy_available() -> bool {
     Path::new(HAPROXY).exists()
 }
 
