@@ -105,6 +105,8 @@ pub struct Outcome {
 pub struct Adapter<I: Inspector> {
     inspector: Arc<I>,
     scratch: I::Scratch,
+    /// `--result-vars`: also set `rule_ids` (and `anomaly_score` in the classic dialect).
+    result_vars: bool,
 }
 
 impl<I: Inspector> fmt::Debug for Adapter<I> {
@@ -123,7 +125,17 @@ impl<I: Inspector> Adapter<I> {
     /// Makes the adapter for the calling shard (creates its scratch).
     pub fn new(inspector: Arc<I>) -> Self {
         let scratch = inspector.new_scratch();
-        Adapter { inspector, scratch }
+        Adapter {
+            inspector,
+            scratch,
+            result_vars: false,
+        }
+    }
+
+    /// Also answers with the log-format variables of [`reply::result_vars`].
+    pub fn with_result_vars(mut self, on: bool) -> Self {
+        self.result_vars = on;
+        self
     }
 
     /// The shared inspector.
@@ -197,6 +209,9 @@ impl<I: Inspector> Adapter<I> {
                     .guarded(|i, s| i.inspect_request(s, &req))
                     .map_err(|e| (e, Dialect::Classic))?;
                 reply::classic_verdict(out, &v);
+                if self.result_vars {
+                    reply::result_vars(out, &v, true);
+                }
                 count(outcome, &v);
                 Ok(Some((
                     v,
@@ -210,6 +225,9 @@ impl<I: Inspector> Adapter<I> {
                     .guarded(|i, s| i.inspect_request(s, &req))
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, req.unique_id);
+                if self.result_vars {
+                    reply::result_vars(out, &v, false);
+                }
                 count(outcome, &v);
                 Ok(Some((v, req.client.map(|c| c.0), MessageKind::CorazaReq)))
             }
@@ -219,6 +237,9 @@ impl<I: Inspector> Adapter<I> {
                     .guarded(|i, s| i.inspect_response(s, &res))
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, None);
+                if self.result_vars {
+                    reply::result_vars(out, &v, false);
+                }
                 count(outcome, &v);
                 Ok(Some((v, None, MessageKind::CorazaRes)))
             }

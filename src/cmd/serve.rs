@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// (`IP:PORT`), on a thread of its own. Off by default.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Also answer with variables for HAProxy's log-format: `rule_ids` (ids of the rules that
+    /// logged, comma-separated) in both dialects and `anomaly_score` in the classic one
+    /// (`txn.modsec.rule_ids`, `txn.modsec.anomaly_score`). Off: the HAProxy Ingress contract.
+    #[arg(long)]
+    pub result_vars: bool,
 }
 
 /// A parsed `--cpus` list.
@@ -97,6 +102,7 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     cfg.max_frame_size = args.max_frame_size;
     cfg.max_connections = args.max_connections;
     cfg.stats_interval = Duration::from_secs(args.stats_interval);
+    cfg.result_vars = args.result_vars;
     let audit = start_audit(&engine, &mut cfg)?;
     let ready = Arc::new(AtomicBool::new(false));
     let totals = Arc::new(Mutex::new(Summary::default()));

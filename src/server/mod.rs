@@ -61,6 +61,9 @@ pub struct ServerConfig {
     /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
     /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
     pub hello_timeout: Duration,
+    /// Also set the log-format variables `rule_ids` (and `anomaly_score` in the classic
+    /// dialect); off by default.
+    pub result_vars: bool,
     /// Per-shard audit queues (`audit::AuditLog::sender`); empty: no audit log.
     pub audit: Vec<crossbeam::channel::Sender<Box<crate::audit::Record>>>,
     /// Kept up to date with the merged totals, for a metrics endpoint.
@@ -81,6 +84,7 @@ impl ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             stats_interval: Duration::from_secs(60),
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            result_vars: false,
             audit: Vec::new(),
             live_totals: None,
             ready: None,
@@ -276,6 +280,7 @@ impl Server {
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),
+                result_vars: cfg.result_vars,
                 audit: (!cfg.audit.is_empty()).then(|| cfg.audit[n % cfg.audit.len()].clone()),
             };
             let inspector = inspector.clone();

@@ -43,6 +43,8 @@ pub(crate) struct ShardParams {
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
+    /// `--result-vars` (see `adapter::reply::result_vars`).
+    pub result_vars: bool,
     /// This shard's bounded audit-record queue (`audit::AuditLog::sender`).
     pub audit: Option<Sender<Box<crate::audit::Record>>>,
 }
@@ -137,7 +139,7 @@ pub(crate) fn run_shard<I: Inspector>(
             index: p.index,
             max_frame_size: p.max_frame_size,
             hello_timeout: p.hello_timeout,
-            adapter: RefCell::new(Adapter::new(inspector)),
+            adapter: RefCell::new(Adapter::new(inspector).with_result_vars(p.result_vars)),
             metrics: RefCell::new(ShardMetrics::default()),
             audit: p.audit.clone(),
             shutdown: Semaphore::new(0),
