@@ -149,9 +149,16 @@ impl Default for AuditConfig {
 }
 
 impl AuditConfig {
-    /// Whether any transaction can be audited (the engine collects messages only then).
+    /// Whether any transaction can be audited (the engine collects messages only then):
+    /// `SecAuditEngine` is not Off, or a rule's `ctl:auditEngine` may turn it on and there is
+    /// somewhere to write (CRS carries such a `ctl` without any audit log configured; like
+    /// libmodsecurity3 the agent then writes nothing).
     pub fn possible(&self) -> bool {
-        self.engine != AuditEngine::Off || self.ctl_engine
+        let target = match self.log_type {
+            LogType::Serial => self.path.is_some(),
+            LogType::Concurrent => self.storage_dir.is_some(),
+        };
+        self.engine != AuditEngine::Off || (self.ctl_engine && target)
     }
 
     /// Whether `status` matches `SecAuditLogRelevantStatus` (never without one).
@@ -253,6 +260,17 @@ mod tests {
         assert!(q.has(b'E') && !q.has(b'B'));
         assert_eq!(p.modified("AZ"), Parts::parse("ZA"));
         assert!(Parts::parse("A1").is_none());
+    }
+
+    #[test]
+    fn a_ctl_alone_audits_only_with_a_target() {
+        let mut c = AuditConfig {
+            ctl_engine: true,
+            ..AuditConfig::default()
+        };
+        assert!(!c.possible());
+        c.path = Some("/var/log/modsec_audit.log".into());
+        assert!(c.possible());
     }
 
     #[test]

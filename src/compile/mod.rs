@@ -411,8 +411,8 @@ pub struct Rule {
     /// `accuracy`.
     pub accuracy: Option<String>,
     /// Whether a match writes a log line (and is kept for the audit log): the last of `log`
-    /// or `auditlog` (yes) and `nolog` or `noauditlog` (no), inherited, as libmodsecurity3
-    /// 3.0.9 decides it (measured with its own audit log).
+    /// or `auditlog` (yes) and `nolog` (no), inherited, as libmodsecurity3 3.0.9 decides it
+    /// (measured with its own audit log); `noauditlog` does not stop the line (CRS tests).
     pub log: bool,
     /// `noauditlog` (after any `auditlog`): the message does not make the transaction relevant.
     pub noaudit: bool,
@@ -1373,10 +1373,9 @@ fn lower(
                 rule.log = true;
                 rule.noaudit = false;
             }
-            "noauditlog" => {
-                rule.log = false;
-                rule.noaudit = true;
-            }
+            // libmodsecurity3 3.0.9 also stops the error-log line here; CRS's regression tests
+            // (the spec where the two disagree) expect 980170 `noauditlog` to log.
+            "noauditlog" => rule.noaudit = true,
             "capture" => rule.capture = true,
             "multimatch" => rule.multi_match = true,
             "status" => {

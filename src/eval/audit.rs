@@ -1,5 +1,5 @@
 //! What the audit log needs from a transaction, collected where rules log: each saved message
-//! with its details, whether one of them makes the transaction relevant, and the
+//! with its details (not those of `noauditlog` rules), whether one makes the transaction relevant, and the
 //! `ctl:auditEngine` / `ctl:auditLogParts` in effect. Only filled when the rule set can audit
 //! (`AuditConfig::possible`); `audit::build` turns it into a record.
 
@@ -48,6 +48,10 @@ impl AuditState {
 
 /// Keeps the message of `rule`'s match (its error-log line is `line`).
 pub(super) fn collect(tx: &mut Transaction, rs: &RuleSet, rule: &Rule, line: &str) {
+    // `noauditlog`: the match is logged but kept out of the audit log (and its relevance).
+    if rule.noaudit {
+        return;
+    }
     let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
     let message = rule
         .msg
@@ -76,5 +80,5 @@ pub(super) fn collect(tx: &mut Transaction, rs: &RuleSet, rule: &Rule, line: &st
         log_line: line.to_string(),
     };
     tx.audit.messages.push(msg);
-    tx.audit.relevant |= !rule.noaudit;
+    tx.audit.relevant = true;
 }
