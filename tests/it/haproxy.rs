@@ -40,7 +40,7 @@ fn data(name: &str) -> String {
 }
 
 /// haproxy.cfg from `tests/data/haproxy/haproxy.cfg.in` for `mode`.
-fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: SocketAddr) -> String {
+fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: &str) -> String {
     let unique_id = if mode == Mode::Classic {
         ""
     } else {
@@ -51,19 +51,24 @@ fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: SocketAddr) -> Str
         .replace("@UNIQUE_ID@", unique_id)
         .replace("@DIR@", &dir.display().to_string())
         .replace("@HTTP_PORT@", &http_port.to_string())
-        .replace("@AGENT@", &agent.to_string())
+        .replace("@AGENT@", agent)
 }
 
 /// A running HAProxy, killed on drop; its stderr (logs) collected.
 pub(crate) struct Haproxy {
     _child: KillOnDrop,
-    http: SocketAddr,
+    pub(crate) http: SocketAddr,
     dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Haproxy {
     pub(crate) fn start(mode: Mode, agent: SocketAddr) -> Haproxy {
+        Self::start_at(mode, &agent.to_string())
+    }
+
+    /// [`Haproxy::start`] with the agent's address as HAProxy spells it (`unix@/path`).
+    pub(crate) fn start_at(mode: Mode, agent: &str) -> Haproxy {
         let dir = temp_dir("haproxy");
         let port = free_port();
         std::fs::write(dir.join("spoe-modsecurity.conf"), data(mode.files().0)).unwrap();
@@ -112,6 +117,11 @@ impl Haproxy {
             h.log.lock().unwrap()
         );
         h
+    }
+
+    /// The HAProxy log lines so far.
+    pub(crate) fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     pub(crate) fn get(&self, target: &str) -> (u16, String) {

@@ -19,6 +19,14 @@ mod agreement;
 mod haproxy;
 // The audit log against libmodsecurity3's own, and live behind HAProxy.
 mod audit;
+// Hot reload: under load, SIGHUP, --watch.
+mod reload;
+// Applications from coraza-spoa's YAML; `app` selects the rule set.
+mod apps;
+// Responses continue their request's transaction (the cross-shard store).
+mod response;
+// --listen unix:/path and the idle timeout.
+mod listen;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
