@@ -172,6 +172,9 @@ pub struct Verdict {
     pub log_lines: Vec<String>,
     /// Inbound (or outbound, for responses) anomaly score at the end of evaluation.
     pub anomaly_score: i64,
+    /// The audit record, when the transaction is audited (the server queues it for the writer).
+    #[cfg(feature = "engine")]
+    pub audit: Option<Box<crate::audit::Record>>,
 }
 
 impl Verdict {

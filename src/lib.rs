@@ -22,6 +22,8 @@ pub mod spop;
 #[cfg(feature = "engine")]
 pub mod adapter;
 #[cfg(feature = "engine")]
+pub mod audit;
+#[cfg(feature = "engine")]
 pub mod body;
 #[cfg(feature = "engine")]
 pub mod cmd;
@@ -38,6 +40,8 @@ mod fasthash;
 #[cfg(feature = "engine")]
 #[allow(unsafe_code)]
 pub mod matcher;
+#[cfg(feature = "engine")]
+pub mod observe;
 #[cfg(feature = "engine")]
 pub mod ops;
 #[cfg(feature = "engine")]

@@ -72,6 +72,22 @@ pub trait Sink {
     fn match_line(&mut self, line: &str);
     /// One error, with the message name (lossy UTF-8) and the NOTIFY ids.
     fn error(&mut self, err: AdapterError, message: &str, stream_id: u64, frame_id: u64);
+    /// A verdict given to a `kind` message, after its ACK values were written (the server
+    /// counts it and queues its audit record).
+    fn verdict(&mut self, kind: MessageKind, verdict: Verdict) {
+        let _ = (kind, verdict);
+    }
+}
+
+/// The messages answered with a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// `check-request` (classic).
+    CheckRequest = 0,
+    /// `coraza-req`.
+    CorazaReq = 1,
+    /// `coraza-res`.
+    CorazaRes = 2,
 }
 
 /// What one NOTIFY produced, for the metrics.
@@ -89,6 +105,8 @@ pub struct Outcome {
 pub struct Adapter<I: Inspector> {
     inspector: Arc<I>,
     scratch: I::Scratch,
+    /// `--result-vars`: also set `rule_ids` (and `anomaly_score` in the classic dialect).
+    result_vars: bool,
 }
 
 impl<I: Inspector> fmt::Debug for Adapter<I> {
@@ -107,7 +125,17 @@ impl<I: Inspector> Adapter<I> {
     /// Makes the adapter for the calling shard (creates its scratch).
     pub fn new(inspector: Arc<I>) -> Self {
         let scratch = inspector.new_scratch();
-        Adapter { inspector, scratch }
+        Adapter {
+            inspector,
+            scratch,
+            result_vars: false,
+        }
+    }
+
+    /// Also answers with the log-format variables of [`reply::result_vars`].
+    pub fn with_result_vars(mut self, on: bool) -> Self {
+        self.result_vars = on;
+        self
     }
 
     /// The shared inspector.
@@ -147,8 +175,9 @@ impl<I: Inspector> Adapter<I> {
                         reply::coraza_error(w.buf(), err);
                     }
                 }
-            } else if let Ok(Some((verdict, client))) = dialect {
+            } else if let Ok(Some((verdict, client, kind))) = dialect {
                 log_matches(&verdict, client, sink);
+                sink.verdict(kind, verdict);
             }
         }
         if w.finish() > max_frame_size {
@@ -172,7 +201,7 @@ impl<I: Inspector> Adapter<I> {
         msg: &Message<'_>,
         out: &mut BytesMut,
         outcome: &mut Outcome,
-    ) -> Result<Option<(Verdict, Option<IpAddr>)>, (AdapterError, Dialect)> {
+    ) -> Result<Option<(Verdict, Option<IpAddr>, MessageKind)>, (AdapterError, Dialect)> {
         match msg.name {
             classic::CHECK_REQUEST => {
                 let req = classic::parse_request(msg).map_err(|e| (e, Dialect::Classic))?;
@@ -180,8 +209,15 @@ impl<I: Inspector> Adapter<I> {
                     .guarded(|i, s| i.inspect_request(s, &req))
                     .map_err(|e| (e, Dialect::Classic))?;
                 reply::classic_verdict(out, &v);
+                if self.result_vars {
+                    reply::result_vars(out, &v, true);
+                }
                 count(outcome, &v);
-                Ok(Some((v, req.client.map(|c| c.0))))
+                Ok(Some((
+                    v,
+                    req.client.map(|c| c.0),
+                    MessageKind::CheckRequest,
+                )))
             }
             coraza::CORAZA_REQ => {
                 let req = coraza::parse_request(msg).map_err(|e| (e, Dialect::Coraza))?;
@@ -190,8 +226,11 @@ impl<I: Inspector> Adapter<I> {
                     .guarded(|i, s| i.inspect_request_in(s, app, &req))
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, req.unique_id);
+                if self.result_vars {
+                    reply::result_vars(out, &v, false);
+                }
                 count(outcome, &v);
-                Ok(Some((v, req.client.map(|c| c.0))))
+                Ok(Some((v, req.client.map(|c| c.0), MessageKind::CorazaReq)))
             }
             coraza::CORAZA_RES => {
                 let res = coraza::parse_response(msg).map_err(|e| (e, Dialect::Coraza))?;
@@ -200,8 +239,11 @@ impl<I: Inspector> Adapter<I> {
                     .guarded(|i, s| i.inspect_response_in(s, app, &res))
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, None);
+                if self.result_vars {
+                    reply::result_vars(out, &v, false);
+                }
                 count(outcome, &v);
-                Ok(Some((v, None)))
+                Ok(Some((v, None, MessageKind::CorazaRes)))
             }
             _ => Err((AdapterError::UnknownMessage, Dialect::Unknown)),
         }

@@ -22,6 +22,39 @@ pub fn classic_verdict(out: &mut BytesMut, v: &Verdict) {
     put_set_var(out, TXN, b"code", &TypedData::Uint32(code));
 }
 
+/// Longest `rule_ids` value: ids past it are left out (a log field, not a protocol).
+const RULE_IDS_MAX: usize = 256;
+
+/// The optional variables for HAProxy's log-format (`--result-vars`): `rule_ids`, the ids of
+/// the rules that logged, comma-separated (`930120,949110`, empty when none), and, in the
+/// classic dialect that has none, `anomaly_score`. Off by default: the HAProxy Ingress
+/// contract sets only the variables above.
+pub fn result_vars(out: &mut BytesMut, v: &Verdict, classic: bool) {
+    use std::io::Write as _;
+    let mut buf = [0u8; RULE_IDS_MAX];
+    let mut len = 0;
+    for (i, id) in v.logged_rule_ids.iter().enumerate() {
+        let mut one = [0u8; 12];
+        let mut w = &mut one[..];
+        let _ = write!(w, "{}{id}", if i == 0 { "" } else { "," });
+        let n = 12 - w.len();
+        if len + n > RULE_IDS_MAX {
+            break;
+        }
+        buf[len..len + n].copy_from_slice(&one[..n]);
+        len += n;
+    }
+    put_set_var(out, TXN, b"rule_ids", &TypedData::String(&buf[..len]));
+    if classic {
+        put_set_var(
+            out,
+            TXN,
+            b"anomaly_score",
+            &TypedData::Int64(v.anomaly_score),
+        );
+    }
+}
+
 /// `check-request` error: a negative `code`, which HAProxy Ingress's `gt 0` lets pass but logs
 /// and dashboards can tell from a clean 0.
 pub fn classic_error(out: &mut BytesMut, e: AdapterError) {

@@ -36,6 +36,7 @@ impl Inspector for TestInspector {
                 logged_rule_ids: vec![930120],
                 log_lines: vec!["Access denied with code 403 (phase 2). [id \"930120\"]".into()],
                 anomaly_score: 5,
+                ..Verdict::default()
             };
         }
         Verdict::pass()
@@ -71,6 +72,13 @@ impl Sink for Log {
 }
 
 fn run(messages: &[MessageSpec<'_>]) -> (Vec<(Vec<u8>, TypedData<'static>)>, Outcome, Log) {
+    run_opts(messages, false)
+}
+
+fn run_opts(
+    messages: &[MessageSpec<'_>],
+    result_vars: bool,
+) -> (Vec<(Vec<u8>, TypedData<'static>)>, Outcome, Log) {
     let mut notify = BytesMut::new();
     let meta = Metadata {
         stream_id: 7,
@@ -82,7 +90,7 @@ fn run(messages: &[MessageSpec<'_>]) -> (Vec<(Vec<u8>, TypedData<'static>)>, Out
         meta,
         messages: Messages::new(f.payload),
     };
-    let mut a = Adapter::new(Arc::new(TestInspector));
+    let mut a = Adapter::new(Arc::new(TestInspector)).with_result_vars(result_vars);
     let mut out = BytesMut::new();
     let mut log = Log::default();
     let outcome = a.answer(&n, 16380, &mut out, &mut log);
@@ -158,6 +166,35 @@ fn classic_pass_and_block() {
         log.lines,
         vec!["[client -] ModSecurity: Access denied with code 403 (phase 2). [id \"930120\"]"]
     );
+}
+
+#[test]
+fn result_vars_add_rule_ids_and_the_classic_score_only_when_asked() {
+    let args = classic_args(TypedData::String(b"p=/etc/passwd"), b"GET");
+    let msg = [MessageSpec {
+        name: b"check-request",
+        args: &args,
+    }];
+    let (vars, _, _) = run_opts(&msg, true);
+    assert_eq!(
+        vars,
+        vec![
+            (b"code".to_vec(), TypedData::Uint32(403)),
+            (b"rule_ids".to_vec(), TypedData::String(b"930120")),
+            (b"anomaly_score".to_vec(), TypedData::Int64(5)),
+        ]
+    );
+    let args = classic_args(TypedData::String(b"q=1"), b"GET");
+    let (vars, _, _) = run_opts(
+        &[MessageSpec {
+            name: b"check-request",
+            args: &args,
+        }],
+        true,
+    );
+    assert_eq!(vars[1], (b"rule_ids".to_vec(), TypedData::String(b"")));
+    // Off by default: the contract's single variable.
+    assert_eq!(run(&msg).0.len(), 1);
 }
 
 #[test]

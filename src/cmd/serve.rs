@@ -6,8 +6,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::audit::writer::QUEUE_PER_SHARD;
+use crate::audit::AuditLog;
+use crate::metrics::Summary;
+use crate::observe;
 
 use crate::config::apps::{Applications, Store};
 use crate::config::FileConfig;
@@ -83,6 +89,15 @@ pub struct ServeArgs {
     /// Owner of a unix socket, `user[:group]` (names or numbers).
     #[arg(long)]
     pub socket_owner: Option<String>,
+    /// Serve `/metrics` (Prometheus/OpenMetrics text), `/ready` and `/live` on this address
+    /// (`IP:PORT`), on a thread of its own. Off by default.
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Also answer with variables for HAProxy's log-format: `rule_ids` (ids of the rules that
+    /// logged, comma-separated) in both dialects and `anomaly_score` in the classic one
+    /// (`txn.modsec.rule_ids`, `txn.modsec.anomaly_score`). Off: the HAProxy Ingress contract.
+    #[arg(long)]
+    pub result_vars: bool,
 }
 
 /// A parsed `--cpus` list.
@@ -336,7 +351,62 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         first.apps().len(),
         first.compilations()
     );
-    serve(st.server, first, build, &st.watch, st.watch_interval)?;
+    let mut cfg = st.server;
+    cfg.result_vars = args.result_vars;
+    // The audit log and the metrics endpoint follow the default application's rules as loaded
+    // at start (a reload does not move the audit log).
+    let engine = first.engine(first.default_app()).clone();
+    let audit = start_audit(&engine, &mut cfg)?;
+    let ready = Arc::new(AtomicBool::new(false));
+    cfg.ready = Some(ready.clone());
+    let _endpoint = match args.metrics_listen {
+        Some(addr) => {
+            let totals = Arc::new(Mutex::new(Summary::default()));
+            cfg.live_totals = Some(totals.clone());
+            let rs = engine.rules();
+            let main_file = args.config.as_ref().or(args.rules.as_ref()).cloned();
+            let files = main_file
+                .iter()
+                .map(PathBuf::as_path)
+                .chain(rs.rules.iter().map(|r| r.span.file.as_path()));
+            let hash = observe::rules_hash(files);
+            let state = observe::State {
+                totals,
+                audit: audit.as_ref().map(AuditLog::stats),
+                ready,
+                rules: observe::RulesInfo {
+                    path: main_file
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.display().to_string()),
+                    hash,
+                    rules: rs.rules.iter().filter(|r| !r.is_link).count(),
+                    loaded: std::time::SystemTime::now(),
+                },
+            };
+            let ep = observe::serve(addr, state)
+                .map_err(|e| format!("--metrics-listen {addr}: cannot listen: {e}"))?;
+            log!(
+                Level::Info,
+                "metrics on http://{}/metrics (/ready, /live)",
+                ep.local_addr()
+            );
+            Some(ep)
+        }
+        None => None,
+    };
+    let result = serve(cfg, first, build, &st.watch, st.watch_interval);
+    if let Some(a) = audit {
+        let stats = a.stats();
+        // Every shard is gone: the writer drains what they queued, then stops.
+        a.finish();
+        log!(
+            Level::Info,
+            "audit log: {} records written, {} dropped by failed writes",
+            stats.written.load(Ordering::Relaxed),
+            stats.write_failed.load(Ordering::Relaxed)
+        );
+    }
+    result?;
     let k = store.stats();
     log!(
         Level::Info,
@@ -348,6 +418,44 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         k.unknown
     );
     Ok(())
+}
+
+/// Opens the audit log the rules configure (an error names the directive and its file:line),
+/// gives the shards their queues and installs SIGUSR1 (reopen, for logrotate).
+fn start_audit(
+    engine: &Engine,
+    cfg: &mut ServerConfig,
+) -> Result<Option<AuditLog>, Box<dyn std::error::Error>> {
+    let acfg = &engine.rules().settings.audit;
+    if !acfg.possible() {
+        return Ok(None);
+    }
+    let log = AuditLog::start(acfg, cfg.shards, QUEUE_PER_SHARD, |m| {
+        log!(Level::Warn, "{m}")
+    })?;
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, log.reopen_flag())
+        .map_err(|e| format!("cannot install the SIGUSR1 handler: {e}"))?;
+    // Past RLIMIT_FSIZE the kernel sends SIGXFSZ, whose default kills the process: handled,
+    // the write fails with EFBIG instead and the record is counted as dropped.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .map_err(|e| format!("cannot install the SIGXFSZ handler: {e}"))?;
+    cfg.audit = (0..cfg.shards).map(|n| log.sender(n)).collect();
+    let target = match acfg.log_type {
+        crate::audit::LogType::Serial => acfg.path.as_ref(),
+        crate::audit::LogType::Concurrent => acfg.storage_dir.as_ref(),
+    };
+    log!(
+        Level::Info,
+        "audit log ({:?}, {:?}, engine {:?}) to {}",
+        acfg.log_type,
+        acfg.format,
+        acfg.engine,
+        target.map_or_else(String::new, |p| p.display().to_string())
+    );
+    Ok(Some(log))
 }
 
 /// What else hears about reloads (e.g. systemd's `RELOADING=1`/`READY=1`); each module adds

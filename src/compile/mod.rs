@@ -120,6 +120,8 @@ pub struct Settings {
     pub json_depth_limit: usize,
     /// `SecArgumentSeparator`.
     pub argument_separator: u8,
+    /// The `SecAuditLog*` directives.
+    pub audit: crate::audit::AuditConfig,
 }
 
 impl Default for Settings {
@@ -138,6 +140,7 @@ impl Default for Settings {
             arguments_limit: 1000,
             json_depth_limit: 10000,
             argument_separator: b'&',
+            audit: crate::audit::AuditConfig::default(),
         }
     }
 }
@@ -360,7 +363,11 @@ pub enum Ctl {
     RequestBodyAccess(bool),
     /// `responseBodyAccess=On|Off`.
     ResponseBodyAccess(bool),
-    /// Accepted, no effect here (`auditEngine`, `auditLogParts`, …).
+    /// `ctl:auditEngine=`.
+    AuditEngine(crate::audit::AuditEngine),
+    /// `ctl:auditLogParts=` (`+X`, `-X` or a whole set).
+    AuditLogParts(String),
+    /// Accepted, no effect here (`debugLogLevel`, `hashEngine`, …).
     Ignored,
 }
 
@@ -403,8 +410,12 @@ pub struct Rule {
     pub maturity: Option<String>,
     /// `accuracy`.
     pub accuracy: Option<String>,
-    /// Whether a match writes a log line (`log`/`nolog`, inherited).
+    /// Whether a match writes a log line (and is kept for the audit log): the last of `log`
+    /// or `auditlog` (yes) and `nolog` (no), inherited, as libmodsecurity3 3.0.9 decides it
+    /// (measured with its own audit log); `noauditlog` does not stop the line (CRS tests).
     pub log: bool,
+    /// `noauditlog` (after any `auditlog`): the message does not make the transaction relevant.
+    pub noaudit: bool,
     /// `capture`.
     pub capture: bool,
     /// `multiMatch`.
@@ -654,6 +665,19 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
                 })?;
                 defaults[usize::from(phase - 1)] = actions;
             }
+            Directive::Setting(name, args, span)
+                if crate::audit::config::DIRECTIVES.contains(&name.as_str()) =>
+            {
+                let at = span.to_string();
+                settings
+                    .audit
+                    .apply(&name, &args, at)
+                    .map_err(|m| CompileError {
+                        rule_id: None,
+                        span: Some(span),
+                        message: m,
+                    })?;
+            }
             Directive::Setting(name, args, span) => {
                 apply_setting(&mut settings, &name, &args).map_err(|m| CompileError {
                     rule_id: None,
@@ -770,6 +794,9 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
 
     let (groups, unions) = build_groups(&mut rules, opts)?;
     let chains = crate::plan::ChainTrie::new(groups.iter().map(|g| g.transforms.as_slice()));
+    settings.audit.ctl_engine = rules
+        .iter()
+        .any(|r| r.ctls.iter().any(|c| matches!(c, Ctl::AuditEngine(_))));
     Ok(RuleSet {
         rules,
         phases,
@@ -1270,6 +1297,7 @@ fn lower(
         maturity: None,
         accuracy: None,
         log: true,
+        noaudit: false,
         capture: false,
         multi_match: false,
         disruptive: Disruptive::Pass,
@@ -1305,8 +1333,6 @@ fn lower(
             "id"
             | "phase"
             | "chain"
-            | "auditlog"
-            | "noauditlog"
             | "initcol"
             | "expirevar"
             | "setenv"
@@ -1347,6 +1373,13 @@ fn lower(
             "accuracy" => rule.accuracy = Some(v.to_string()),
             "log" => rule.log = true,
             "nolog" => rule.log = false,
+            "auditlog" => {
+                rule.log = true;
+                rule.noaudit = false;
+            }
+            // libmodsecurity3 3.0.9 also stops the error-log line here; CRS's regression tests
+            // (the spec where the two disagree) expect 980170 `noauditlog` to log.
+            "noauditlog" => rule.noaudit = true,
             "capture" => rule.capture = true,
             "multimatch" => rule.multi_match = true,
             "status" => {
@@ -1468,8 +1501,18 @@ fn parse_ctl(v: &str) -> Result<Ctl, String> {
         "forcerequestbodyvariable" => Ctl::ForceRequestBodyVariable(on_off(val)),
         "requestbodyaccess" => Ctl::RequestBodyAccess(on_off(val)),
         "responsebodyaccess" => Ctl::ResponseBodyAccess(on_off(val)),
-        "auditengine" | "auditlogparts" | "debugloglevel" | "hashengine" | "hashenforcement"
-        | "requestbodylimit" | "responsebodylimit" | "parsexmlintoargs" => Ctl::Ignored,
+        "auditengine" => Ctl::AuditEngine(
+            crate::audit::AuditEngine::parse(val)
+                .ok_or_else(|| format!("ctl:auditEngine={val}: expected On|Off|RelevantOnly"))?,
+        ),
+        "auditlogparts" => {
+            crate::audit::Parts::default()
+                .modified(val)
+                .ok_or_else(|| format!("ctl:auditLogParts={val}: expected parts A-Z"))?;
+            Ctl::AuditLogParts(val.trim().to_string())
+        }
+        "debugloglevel" | "hashengine" | "hashenforcement" | "requestbodylimit"
+        | "responsebodylimit" | "parsexmlintoargs" => Ctl::Ignored,
         other => return Err(format!("unknown ctl {other:?}")),
     })
 }

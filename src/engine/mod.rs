@@ -123,7 +123,8 @@ impl Engine {
         let rs = &*self.rules;
         tx.run_phase(rs, 5);
         let score = inbound_score(tx);
-        let v = tx.verdict(score);
+        let mut v = tx.verdict(score);
+        v.audit = crate::audit::build::record(rs, tx);
         self.give_back(scratch, tx);
         v
     }
@@ -160,7 +161,9 @@ impl Engine {
         self.run_response(&mut tx, res);
         let rs = &*self.rules;
         tx.run_phase(rs, 5);
-        let v = tx.verdict(outbound_score(&tx));
+        let mut v = tx.verdict(outbound_score(&tx));
+        // One record for the whole transaction, request and response, as libmodsecurity3.
+        v.audit = crate::audit::build::record(rs, &tx);
         self.give_back(scratch, &mut tx);
         v
     }
@@ -335,7 +338,15 @@ impl Inspector for Engine {
         tx.load_response(rs, res);
         tx.run_phase(rs, 3);
         tx.run_phase(rs, 4);
-        let v = tx.verdict(outbound_score(&tx));
+        let mut v = tx.verdict(outbound_score(&tx));
+        v.audit = crate::audit::build::record(rs, &tx).map(|mut r| {
+            // The request of a response is not sent again: what phase 1 replayed is not it.
+            r.method.clear();
+            r.uri.clear();
+            r.request_headers.clear();
+            r.http_version = String::from_utf8_lossy(res.version).into_owned();
+            r
+        });
         self.give_back(scratch, &mut tx);
         v
     }

@@ -18,6 +18,16 @@ fn clip(b: &[u8]) -> String {
     s.replace('"', "\\\"")
 }
 
+/// The first `max` bytes and, when cut, ` (N characters omitted)`, as libmodsecurity3 limits
+/// the operator parameter (200) and the value (100) in a match description.
+fn limit(b: &[u8], max: usize) -> String {
+    let mut s = String::from_utf8_lossy(&b[..b.len().min(max)]).replace('"', "\\\"");
+    if b.len() > max {
+        s.push_str(&format!(" ({} characters omitted)", b.len() - max));
+    }
+    s
+}
+
 /// `pmFromFile` → `PmFromFile`, as libmodsecurity3 names operators in messages.
 fn op_display(name: &str) -> String {
     let mut c = name.chars();
@@ -27,19 +37,37 @@ fn op_display(name: &str) -> String {
     }
 }
 
-/// One log line for `rule`, with `head` (`Warning.` or `Access denied with code 403 (phase 2).`).
-pub(crate) fn line(tx: &Transaction, _rs: &RuleSet, rule: &Rule, head: &str) -> String {
-    let mut s = String::with_capacity(512);
+/// `Matched "Operator `Rx' with parameter `…' against variable `…' (Value: `…' )` (the audit
+/// log's `details.match`).
+///
+/// As libmodsecurity3 writes it: the operator of the chain's last link (the one that matched
+/// last) and the variable's value before transformations.
+pub(crate) fn matched(tx: &Transaction, rs: &RuleSet, rule: &Rule) -> String {
+    let mut last = rule;
+    while let Some(next) = last.chain.and_then(|i| rs.rules.get(i)) {
+        last = next;
+    }
+    // libmodsecurity3's libinjection operators describe themselves.
+    match last.op_name.to_ascii_lowercase().as_str() {
+        "detectsqli" => return "detected SQLi using libinjection.".to_string(),
+        "detectxss" => return "detected XSS using libinjection.".to_string(),
+        _ => {}
+    }
     // The parameter is shown macro-expanded, as libmodsecurity3 does.
-    let param = tx.expand(&Macro::parse(&rule.op_arg));
-    let _ = write!(
-        s,
-        "ModSecurity: {head} Matched \"Operator `{}' with parameter `{}' against variable `{}' (Value: `{}' )",
-        op_display(&rule.op_name),
-        clip(&param),
+    let param = tx.expand(&Macro::parse(&last.op_arg));
+    format!(
+        "Matched \"Operator `{}' with parameter `{}' against variable `{}' (Value: `{}' )",
+        op_display(&last.op_name),
+        limit(&param, 200),
         tx.matched_var_name,
-        clip(&tx.matched_var),
-    );
+        limit(&tx.matched_raw, 100),
+    )
+}
+
+/// One log line for `rule`, with `head` (`Warning.` or `Access denied with code 403 (phase 2).`).
+pub(crate) fn line(tx: &Transaction, rs: &RuleSet, rule: &Rule, head: &str) -> String {
+    let mut s = String::with_capacity(512);
+    let _ = write!(s, "ModSecurity: {head} {}", matched(tx, rs, rule));
     let _ = write!(
         s,
         " [file \"{}\"] [line \"{}\"] [id \"{}\"] [rev \"{}\"]",

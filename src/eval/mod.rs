@@ -8,6 +8,7 @@
 //! It refuses to parse or compile anything: it reads only the `RuleSet`.
 //! Semantics: crs-scope.md §11 (per-match actions, chains, phases, logging).
 
+mod audit;
 mod fast;
 pub mod leaf;
 mod log;
@@ -125,6 +126,8 @@ pub struct Transaction {
     tx: vars::Vars,
     other_colls: BTreeMap<String, (String, Vec<u8>)>,
     matched_var: Vec<u8>,
+    /// The matched variable's value before transformations (log lines show it).
+    matched_raw: Vec<u8>,
     matched_var_name: String,
     matched_vars: Values,
     highest_severity: Option<u8>,
@@ -144,6 +147,8 @@ pub struct Transaction {
     disruption: Option<Disruption>,
     logged: Vec<u32>,
     log_lines: Vec<String>,
+    /// What the audit log needs (messages, relevance, ctl overrides).
+    pub(crate) audit: audit::AuditState,
     // --- scratch (contents meaningless between uses) ---
     buf_a: Vec<u8>,
     buf_b: Vec<u8>,
@@ -235,6 +240,7 @@ impl Transaction {
             tx,
             other_colls,
             matched_var,
+            matched_raw,
             matched_var_name,
             matched_vars,
             highest_severity,
@@ -251,6 +257,7 @@ impl Transaction {
             disruption,
             logged,
             log_lines,
+            audit,
             buf_a,
             buf_b,
             buf_key,
@@ -283,6 +290,7 @@ impl Transaction {
             response_protocol,
             response_body,
             matched_var,
+            matched_raw,
             buf_a,
             buf_b,
             buf_key,
@@ -335,6 +343,7 @@ impl Transaction {
         *disruption = None;
         logged.clear();
         log_lines.clear();
+        audit.clear();
         // The scan cache is lent by the engine and cleared when lent; forget results anyway.
         scan.clear();
         *quiet = false;
@@ -439,6 +448,9 @@ impl Transaction {
                     "Warning.".to_string()
                 };
                 let line = log::line(self, rs, rule, &head);
+                if rs.settings.audit.possible() {
+                    audit::collect(self, rs, rule, &line);
+                }
                 self.log_lines.push(line);
                 self.logged.push(rule.id);
             }
@@ -520,6 +532,8 @@ impl Transaction {
             Ctl::ForceRequestBodyVariable(b) => self.force_body_var = *b,
             Ctl::RequestBodyAccess(b) => self.body_access = Some(*b),
             Ctl::ResponseBodyAccess(b) => self.response_body_access = Some(*b),
+            Ctl::AuditEngine(e) => self.audit.engine = Some(*e),
+            Ctl::AuditLogParts(_) => self.audit.ctl_parts(at),
             Ctl::Ignored => {}
         }
     }
@@ -556,6 +570,8 @@ impl Transaction {
                     matched = true;
                     self.matched_var.clear();
                     self.matched_var.extend_from_slice(hit);
+                    self.matched_raw.clear();
+                    self.matched_raw.extend_from_slice(v.data);
                     self.matched_var_name.clear();
                     v.name.render_into(&mut self.matched_var_name);
                     self.matched_vars
@@ -899,6 +915,7 @@ impl Transaction {
             logged_rule_ids: ids,
             log_lines: self.log_lines.clone(),
             anomaly_score: inbound_score,
+            audit: None,
         }
     }
 

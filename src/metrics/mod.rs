@@ -7,7 +7,9 @@
 
 pub mod names;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -67,7 +69,18 @@ pub struct Counters {
     pub disconnects_received: u64,
     /// Errors by [`ErrorKind`].
     pub errors: [u64; ErrorKind::COUNT],
+    /// Connections closed (open = accepted − closed).
+    pub connections_closed: u64,
+    /// Verdicts by message kind (see [`MESSAGE_KINDS`]) and pass (0) / block (1).
+    pub verdicts: [[u64; 2]; MESSAGE_KINDS.len()],
+    /// Audit records handed to the writer.
+    pub audit_queued: u64,
+    /// Audit records dropped because the shard's queue was full.
+    pub audit_queue_full: u64,
 }
+
+/// The messages verdicts are counted by, in [`Counters::verdicts`] order.
+pub const MESSAGE_KINDS: [&str; 3] = ["check-request", "coraza-req", "coraza-res"];
 
 impl Counters {
     fn add(&mut self, o: &Counters) {
@@ -84,6 +97,13 @@ impl Counters {
         for (a, b) in self.errors.iter_mut().zip(o.errors) {
             *a += b;
         }
+        self.connections_closed += o.connections_closed;
+        for (a, b) in self.verdicts.iter_mut().zip(o.verdicts) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
+        self.audit_queued += o.audit_queued;
+        self.audit_queue_full += o.audit_queue_full;
     }
 }
 
@@ -101,6 +121,9 @@ pub struct ShardMetrics {
     /// Counters since the last snapshot.
     pub counters: Counters,
     latency: Histogram<u64>,
+    /// Matches that logged, by rule id (a map entry is made once per id: no allocation for
+    /// repeated hits).
+    pub rule_hits: HashMap<u32, u64>,
 }
 
 impl Default for ShardMetrics {
@@ -108,6 +131,7 @@ impl Default for ShardMetrics {
         ShardMetrics {
             counters: Counters::default(),
             latency: new_histogram(),
+            rule_hits: HashMap::new(),
         }
     }
 }
@@ -131,16 +155,27 @@ impl ShardMetrics {
         let counters = std::mem::take(&mut self.counters);
         let latency = self.latency.clone();
         self.latency.reset();
+        let rule_hits = self
+            .rule_hits
+            .iter()
+            .filter(|(_, &v)| v > 0)
+            .map(|(&k, &v)| (k, v))
+            .collect();
+        // Keys stay: the next hit of the same rule needs no allocation.
+        self.rule_hits.values_mut().for_each(|v| *v = 0);
         Snapshot {
             shard,
             counters,
             latency,
+            rule_hits,
         }
     }
 
     /// Whether anything was recorded since the last [`ShardMetrics::take`].
     pub fn is_empty(&self) -> bool {
-        self.counters == Counters::default() && self.latency.is_empty()
+        self.counters == Counters::default()
+            && self.latency.is_empty()
+            && self.rule_hits.values().all(|&v| v == 0)
     }
 }
 
@@ -153,6 +188,8 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Latencies recorded in the period.
     pub latency: Histogram<u64>,
+    /// Logged matches by rule id in the period (ids with no hit left out).
+    pub rule_hits: Vec<(u32, u64)>,
 }
 
 /// Merged counters and latency histogram.
@@ -162,6 +199,8 @@ pub struct Summary {
     pub counters: Counters,
     /// Merged per-NOTIFY processing time, in nanoseconds.
     pub latency: Histogram<u64>,
+    /// Logged matches by rule id.
+    pub rule_hits: HashMap<u32, u64>,
 }
 
 impl Default for Summary {
@@ -169,6 +208,7 @@ impl Default for Summary {
         Summary {
             counters: Counters::default(),
             latency: new_histogram(),
+            rule_hits: HashMap::new(),
         }
     }
 }
@@ -177,6 +217,11 @@ impl Summary {
     /// Adds a snapshot.
     pub fn merge(&mut self, s: &Snapshot) {
         self.counters.add(&s.counters);
+        for &(id, n) in &s.rule_hits {
+            if n > 0 {
+                *self.rule_hits.entry(id).or_insert(0) += n;
+            }
+        }
         // Same bounds on both sides: `add` cannot fail.
         let _ = self.latency.add(&s.latency);
     }
@@ -238,6 +283,17 @@ pub fn spawn_reporter(
     interval: Duration,
     log: impl Fn(&str) + Send + 'static,
 ) -> std::io::Result<JoinHandle<Summary>> {
+    spawn_reporter_with(rx, interval, None, log)
+}
+
+/// [`spawn_reporter`], also keeping the running total in `live` (for a metrics endpoint: the
+/// lock is taken by this thread and the scraper, never by a shard).
+pub fn spawn_reporter_with(
+    rx: Receiver<Snapshot>,
+    interval: Duration,
+    live: Option<Arc<Mutex<Summary>>>,
+    log: impl Fn(&str) + Send + 'static,
+) -> std::io::Result<JoinHandle<Summary>> {
     std::thread::Builder::new()
         .name("stats".into())
         .spawn(move || {
@@ -250,6 +306,11 @@ pub fn spawn_reporter(
                     Ok(s) => {
                         total.merge(&s);
                         period.merge(&s);
+                        if let Some(live) = &live {
+                            if let Ok(mut l) = live.lock() {
+                                l.merge(&s);
+                            }
+                        }
                         dirty = true;
                     }
                     Err(RecvTimeoutError::Timeout) => {

@@ -3,7 +3,7 @@
 //! Owns reading configuration files (with `Include`/`IncludeOptional` and their globs,
 //! resolved relative to the including file), recognising every directive the ModSecurity
 //! recommended configuration and CRS 3.3/4.x use, and building [`ast::Directive`]s.
-//! Directives that have no meaning for this engine (audit log, debug log, PCRE limits, …) are
+//! Directives that have no meaning for this engine (debug log, PCRE limits, …) are
 //! accepted with a one-line warning. It refuses nothing silently: an unknown directive is an
 //! error that names file and line. Meaning (inheritance, removal, compilation) is `compile`'s.
 
@@ -50,16 +50,7 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 
 /// Directives accepted and ignored, with why (a one-line warning each).
 const IGNORED: &[&str] = &[
-    "secauditengine",
-    "secauditlog",
     "secauditlog2",
-    "secauditlogparts",
-    "secauditlogrelevantstatus",
-    "secauditlogtype",
-    "secauditlogformat",
-    "secauditlogstoragedir",
-    "secauditlogdirmode",
-    "secauditlogfilemode",
     "secdebuglog",
     "secdebugloglevel",
     "secpcrematchlimit",
@@ -121,6 +112,16 @@ const SETTINGS: &[&str] = &[
     "SecArgumentsLimit",
     "SecRequestBodyJsonDepthLimit",
     "SecArgumentSeparator",
+    // The audit log (`audit::config` gives them meaning).
+    "SecAuditEngine",
+    "SecAuditLogRelevantStatus",
+    "SecAuditLogParts",
+    "SecAuditLogType",
+    "SecAuditLog",
+    "SecAuditLogStorageDir",
+    "SecAuditLogFormat",
+    "SecAuditLogFileMode",
+    "SecAuditLogDirMode",
 ];
 
 /// Reads and parses `path` and everything it includes.
@@ -404,7 +405,7 @@ mod tests {
 
     #[test]
     fn directives_and_errors_carry_lines() {
-        let text = "SecRuleEngine DetectionOnly\nSecAuditEngine On\nSecRule ARGS \"@rx x\" \"id:1,deny\"\nSecMarker END\n";
+        let text = "SecRuleEngine DetectionOnly\nSecDebugLog /x\nSecRule ARGS \"@rx x\" \"id:1,deny\"\nSecMarker END\n";
         let cfg = parse_str(text, Path::new("/tmp/t.conf")).unwrap();
         assert_eq!(cfg.directives.len(), 3);
         assert_eq!(cfg.warnings.len(), 1);

@@ -12,8 +12,8 @@ use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
-use crate::adapter::{AdapterError, Sink};
-use crate::inspect::Inspector;
+use crate::adapter::{AdapterError, MessageKind, Sink};
+use crate::inspect::{Inspector, Verdict};
 use crate::metrics::{ErrorKind, ShardMetrics};
 use crate::spop::{CloseReason, Session, SessionConfig, State, Step};
 
@@ -34,6 +34,8 @@ enum Interrupt {
 
 struct LogSink<'a> {
     peer: &'a str,
+    metrics: &'a std::cell::RefCell<ShardMetrics>,
+    audit: Option<&'a crossbeam::channel::Sender<Box<crate::audit::Record>>>,
 }
 
 impl Sink for LogSink<'_> {
@@ -47,6 +49,22 @@ impl Sink for LogSink<'_> {
             "{}: message {message:?} (stream {stream_id} frame {frame_id}): {err}; answered with an error value",
             self.peer
         );
+    }
+
+    fn verdict(&mut self, kind: MessageKind, v: Verdict) {
+        let mut m = self.metrics.borrow_mut();
+        m.counters.verdicts[kind as usize][usize::from(v.is_blocking())] += 1;
+        for &id in &v.logged_rule_ids {
+            *m.rule_hits.entry(id).or_insert(0) += 1;
+        }
+        // Only audited transactions get here with a record: a lock-free bounded queue, never a
+        // wait; a full queue is a counted drop.
+        if let (Some(rec), Some(q)) = (v.audit, self.audit) {
+            match q.try_send(rec) {
+                Ok(()) => m.counters.audit_queued += 1,
+                Err(_) => m.counters.audit_queue_full += 1,
+            }
+        }
     }
 }
 
@@ -138,7 +156,11 @@ pub(crate) async fn serve<I: Inspector, S: AsyncRead + AsyncWrite + Unpin>(
                         &notify,
                         session.max_frame_size(),
                         &mut out,
-                        &mut LogSink { peer: &peer },
+                        &mut LogSink {
+                            peer: &peer,
+                            metrics: &shard.metrics,
+                            audit: shard.audit.as_ref(),
+                        },
                     );
                     let mut m = shard.metrics.borrow_mut();
                     m.record_latency(t0.elapsed());

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::inspect::Inspector;
-use crate::metrics::{spawn_reporter, Summary};
+use crate::metrics::{spawn_reporter_with, Summary};
 use crate::spop::session::{DEFAULT_MAX_FRAME_SIZE, MIN_FRAME_SIZE};
 
 use self::log::{log, Level};
@@ -66,6 +66,15 @@ pub struct ServerConfig {
     /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
     /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
     pub hello_timeout: Duration,
+    /// Also set the log-format variables `rule_ids` (and `anomaly_score` in the classic
+    /// dialect); off by default.
+    pub result_vars: bool,
+    /// Per-shard audit queues (`audit::AuditLog::sender`); empty: no audit log.
+    pub audit: Vec<crossbeam::channel::Sender<Box<crate::audit::Record>>>,
+    /// Kept up to date with the merged totals, for a metrics endpoint.
+    pub live_totals: Option<Arc<std::sync::Mutex<Summary>>>,
+    /// Set once every shard listens (readiness).
+    pub ready: Option<Arc<AtomicBool>>,
     /// A connection that sends nothing this long after HELLO gets AGENT-DISCONNECT 2 and is
     /// closed; `None`: never (HAProxy's `timeout idle` closes its side first).
     pub idle_timeout: Option<Duration>,
@@ -85,6 +94,10 @@ impl ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             stats_interval: Duration::from_secs(60),
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            result_vars: false,
+            audit: Vec::new(),
+            live_totals: None,
+            ready: None,
             idle_timeout: None,
             unix: None,
         }
@@ -285,7 +298,10 @@ impl Server {
             }
         }
         let (stats_tx, stats_rx) = crossbeam::channel::unbounded();
-        let reporter = spawn_reporter(stats_rx, cfg.stats_interval, |s| log!(Level::Info, "{s}"))
+        let reporter =
+            spawn_reporter_with(stats_rx, cfg.stats_interval, cfg.live_totals.clone(), |s| {
+                log!(Level::Info, "{s}")
+            })
             .map_err(|e| StartError::Shard(0, format!("stats thread: {e}")))?;
         let mut server = Server {
             local_addr: listen,
@@ -313,6 +329,8 @@ impl Server {
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),
+                result_vars: cfg.result_vars,
+                audit: (!cfg.audit.is_empty()).then(|| cfg.audit[n % cfg.audit.len()].clone()),
                 swap: swap_rx,
             };
             let inspector = inspector.clone();
@@ -341,6 +359,9 @@ impl Server {
             }
         }
         drop(stats_tx);
+        if let Some(r) = &cfg.ready {
+            r.store(true, Ordering::Release);
+        }
         let shown = match &cfg.unix {
             Some(u) => format!("unix:{}", u.path.display()),
             None => listen.to_string(),

@@ -45,6 +45,10 @@ pub(crate) struct ShardParams<I> {
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
+    /// `--result-vars` (see `adapter::reply::result_vars`).
+    pub result_vars: bool,
+    /// This shard's bounded audit-record queue (`audit::AuditLog::sender`).
+    pub audit: Option<Sender<Box<crate::audit::Record>>>,
     /// New inspectors from [`super::swap::InspectorSwap`] (hot reload).
     pub swap: crossbeam::channel::Receiver<super::swap::Install<I>>,
     /// Unix socket mode: this shard's share of the connections shard 0 accepts, and for
@@ -110,6 +114,10 @@ pub(crate) struct Shard<I: Inspector> {
     pub idle_timeout: Option<Duration>,
     pub adapter: RefCell<Adapter<I>>,
     pub metrics: RefCell<ShardMetrics>,
+    /// `--result-vars`, kept for the adapters a reload installs.
+    pub result_vars: bool,
+    /// Where audited transactions go; `try_send` only: a full queue is a counted drop.
+    pub audit: Option<Sender<Box<crate::audit::Record>>>,
     /// Zero permits; closed on shutdown, which wakes every `stopped()` waiter.
     shutdown: Semaphore,
 }
@@ -207,8 +215,10 @@ pub(crate) fn run_shard<I: Inspector>(
             max_frame_size: p.max_frame_size,
             hello_timeout: p.hello_timeout,
             idle_timeout: p.idle_timeout,
-            adapter: RefCell::new(Adapter::new(inspector)),
+            adapter: RefCell::new(Adapter::new(inspector).with_result_vars(p.result_vars)),
             metrics: RefCell::new(ShardMetrics::default()),
+            result_vars: p.result_vars,
+            audit: p.audit.clone(),
             shutdown: Semaphore::new(0),
         });
         let exec = glommio::executor();
@@ -231,7 +241,8 @@ pub(crate) fn run_shard<I: Inspector>(
                 async move {
                     while !stop.load(Ordering::Acquire) {
                         if let Some(new) = super::swap::latest(&swap, shard.index) {
-                            let adapter = Adapter::new(new.inspector);
+                            let adapter =
+                                Adapter::new(new.inspector).with_result_vars(shard.result_vars);
                             *shard.adapter.borrow_mut() = adapter;
                             let _ = new.done.send(shard.index);
                         }
@@ -352,6 +363,7 @@ pub(crate) fn run_shard<I: Inspector>(
                         super::connection::serve(s, "unix socket peer".into(), &shard2).await;
                     }
                 }
+                shard2.metrics.borrow_mut().counters.connections_closed += 1;
                 active2.set(active2.get() - 1);
             };
             match gate.spawn_into(task, fast) {

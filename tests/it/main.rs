@@ -19,6 +19,8 @@ mod adapters;
 mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
+// The audit log against libmodsecurity3's own, and live behind HAProxy.
+mod audit;
 // Hot reload: under load, SIGHUP, --watch.
 mod reload;
 // Applications from coraza-spoa's YAML; `app` selects the rule set.

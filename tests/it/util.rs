@@ -55,6 +55,7 @@ impl Inspector for TestInspector {
                     .into(),
             ],
             anomaly_score: 5,
+            ..Verdict::default()
         }
     }
 
