@@ -18,6 +18,6 @@ mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
 
-// libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
+// ops::libinjection vs the C libinjection in libmodsecurity3 (builds its C driver; skips without one).
 #[path = "../libinjection/differential.rs"]
 mod libinjection_diff;
