@@ -18,6 +18,9 @@ mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
 
+// Generated requests through spoa-waf and libmodsecurity3: bounded fuzz run, deviation tests.
+mod difffuzz;
+
 // ops::libinjection vs the C libinjection in libmodsecurity3 (builds its C driver; skips without one).
 #[path = "../libinjection/differential.rs"]
 mod libinjection_diff;
