@@ -104,6 +104,12 @@ const FILENAME_RULES: &[u32] = &[
     942101, 942120, 942160, 942550, 944130,
 ];
 
+/// Rules whose chain tests MATCHED_VARS (CRS 3.3.4 and 4.28 at any level).
+const MATCHED_VARS_RULES: &[u32] = &[
+    921180, 932180, 932200, 932206, 932240, 933120, 933150, 933151, 941310, 942200, 942440, 944110,
+    944120, 944250,
+];
+
 /// Rules reading REQUEST_BODY (CRS 3.3.4 and 4.28 at any level).
 const BODY_RULES: &[u32] = &[
     920240, 920260, 920272, 920273, 921110, 931110, 934210, 934220, 944100, 944110, 944120, 944130,
@@ -131,11 +137,14 @@ pub const DEVIATIONS: &[Deviation] = &[
         reason: "libmodsecurity3 keeps an earlier rule's match of the same variable in \
                  MATCHED_VARS, so a chain testing MATCHED_VARS runs its setvar once per \
                  duplicate and adds the score twice (944110 after 944100 on the same argument: \
-                 +10 instead of +5); spoa-waf's MATCHED_VARS holds the current rule's matches",
+                 +10 instead of +5), and the stale match can complete a chain by itself \
+                 (944120); spoa-waf's MATCHED_VARS holds the current rule's matches",
         only_spoa_waf: &[],
-        only_libmodsecurity: &[],
-        higher_score_with: &[944110, 944120, 944250],
-        verdict: false,
+        // The stale match can also satisfy a chain that the current matches do not (944120:
+        // `invokertransformer` in the body, `runtime` only in an earlier rule's match).
+        only_libmodsecurity: MATCHED_VARS_RULES,
+        higher_score_with: MATCHED_VARS_RULES,
+        verdict: true,
         when: always,
     },
     Deviation {
