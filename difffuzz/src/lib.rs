@@ -65,8 +65,9 @@ pub struct Deviation {
     pub only_spoa_waf: &'static [u32],
     /// Rules libmodsecurity3 may log alone.
     pub only_libmodsecurity: &'static [u32],
-    /// libmodsecurity3's score may be higher when one of these rules logs in both engines.
-    pub higher_score_with: &'static [u32],
+    /// The score may differ when one of these rules logs in both engines (matching more or
+    /// fewer values in one of them).
+    pub score_with: &'static [u32],
     /// It can change the verdict.
     pub verdict: bool,
     /// The requests it can concern.
@@ -96,12 +97,12 @@ fn non_urlencoded_body(r: &Request) -> bool {
 
 /// Rules reading REQUEST_FILENAME or REQUEST_BASENAME (CRS 3.3.4 and 4.28 at any level).
 const FILENAME_RULES: &[u32] = &[
-    912150, 913120, 920201, 920202, 920440, 920500, 921190, 930130, 930140, 931131, 933135, 933150,
-    933151, 933152, 933153, 933160, 933161, 933180, 933210, 933211, 934100, 934101, 934110, 934120,
-    934160, 934170, 934190, 941010, 941101, 941110, 941120, 941130, 941140, 941150, 941160, 941170,
-    941180, 941181, 941190, 941200, 941210, 941220, 941230, 941240, 941250, 941260, 941270, 941280,
-    941290, 941300, 941310, 941320, 941330, 941340, 941350, 941360, 941370, 941380, 941390, 941400,
-    942101, 942120, 942160, 942550, 944130,
+    912150, 913120, 920201, 920202, 920250, 920440, 920500, 921190, 930130, 930140, 931131, 933135,
+    933150, 933151, 933152, 933153, 933160, 933161, 933180, 933210, 933211, 934100, 934101, 934110,
+    934120, 934160, 934170, 934190, 941010, 941101, 941110, 941120, 941130, 941140, 941150, 941160,
+    941170, 941180, 941181, 941190, 941200, 941210, 941220, 941230, 941240, 941250, 941260, 941270,
+    941280, 941290, 941300, 941310, 941320, 941330, 941340, 941350, 941360, 941370, 941380, 941390,
+    941400, 942101, 942120, 942160, 942550, 944130,
 ];
 
 /// Rules whose chain tests MATCHED_VARS (CRS 3.3.4 and 4.28 at any level).
@@ -128,7 +129,7 @@ pub const DEVIATIONS: &[Deviation] = &[
                  980120-980150) appears for requests scoring below the threshold",
         only_spoa_waf: &[980170, 980120, 980130, 980140, 980150, 901450],
         only_libmodsecurity: &[],
-        higher_score_with: &[],
+        score_with: &[],
         verdict: false,
         when: always,
     },
@@ -143,7 +144,7 @@ pub const DEVIATIONS: &[Deviation] = &[
         // The stale match can also satisfy a chain that the current matches do not (944120:
         // `invokertransformer` in the body, `runtime` only in an earlier rule's match).
         only_libmodsecurity: MATCHED_VARS_RULES,
-        higher_score_with: MATCHED_VARS_RULES,
+        score_with: MATCHED_VARS_RULES,
         verdict: true,
         when: always,
     },
@@ -158,7 +159,7 @@ pub const DEVIATIONS: &[Deviation] = &[
             932161, 932180, 933120, 933130, 933150, 933151, 933190, 934110, 934190, 941180, 944130,
         ],
         only_libmodsecurity: &[],
-        higher_score_with: &[],
+        score_with: &[],
         verdict: true,
         when: always,
     },
@@ -170,7 +171,7 @@ pub const DEVIATIONS: &[Deviation] = &[
                  splits at the raw `?` (RFC 3986, ModSecurity v2): REQUEST_FILENAME `/a?b.old`",
         only_spoa_waf: FILENAME_RULES,
         only_libmodsecurity: &[],
-        higher_score_with: &[],
+        score_with: FILENAME_RULES,
         verdict: true,
         when: path_has_encoded_question_mark,
     },
@@ -185,7 +186,7 @@ pub const DEVIATIONS: &[Deviation] = &[
         only_libmodsecurity: BODY_RULES,
         // A rule matching an argument in both also matches REQUEST_BODY in libmodsecurity3
         // and adds its score once more.
-        higher_score_with: BODY_RULES,
+        score_with: BODY_RULES,
         verdict: true,
         when: non_urlencoded_body,
     },
@@ -203,7 +204,7 @@ pub const OPEN: &[Deviation] = &[Deviation {
     only_spoa_waf: &[942100],
     only_libmodsecurity: &[942100],
     // 942100 logging in both, but matching one more value in libmodsecurity3.
-    higher_score_with: &[942100],
+    score_with: &[942100],
     verdict: true,
     when: always,
 }];
@@ -283,16 +284,14 @@ impl Signature {
         for &id in self.only_libmodsecurity.iter().filter(|&&i| !blocking(i)) {
             take(devs().find(|d| d.only_libmodsecurity.contains(&id))?);
         }
-        if let Some((a, b)) = self.score {
+        if self.score.is_some() {
             let rules_differ =
                 !self.only_spoa_waf.is_empty() || !self.only_libmodsecurity.is_empty();
             if !rules_differ {
-                let higher = b.unwrap_or(0) > a.unwrap_or(0);
                 let d = devs().find(|d| {
-                    higher
-                        && d.higher_score_with
-                            .iter()
-                            .any(|r| ours.ids.contains(r) && theirs.ids.contains(r))
+                    d.score_with
+                        .iter()
+                        .any(|r| ours.ids.contains(r) && theirs.ids.contains(r))
                 })?;
                 take(d);
             }
