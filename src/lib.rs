@@ -28,6 +28,8 @@ pub mod cmd;
 #[cfg(feature = "engine")]
 pub mod compile;
 #[cfg(feature = "engine")]
+pub mod config;
+#[cfg(feature = "engine")]
 pub mod engine;
 #[cfg(feature = "engine")]
 pub mod eval;
@@ -39,8 +41,12 @@ pub mod matcher;
 #[cfg(feature = "engine")]
 pub mod ops;
 #[cfg(feature = "engine")]
+pub mod reload;
+#[cfg(feature = "engine")]
 pub mod seclang;
 #[cfg(feature = "engine")]
 pub mod server;
 #[cfg(feature = "engine")]
 pub mod transform;
+#[cfg(feature = "engine")]
+pub mod txstore;

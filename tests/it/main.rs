@@ -17,6 +17,14 @@ mod adapters;
 mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
+// Hot reload: under load, SIGHUP, --watch.
+mod reload;
+// Applications from coraza-spoa's YAML; `app` selects the rule set.
+mod apps;
+// Responses continue their request's transaction (the cross-shard store).
+mod response;
+// --listen unix:/path and the idle timeout.
+mod listen;
 
 // Generated requests through spoa-waf and libmodsecurity3: bounded fuzz run, deviation tests.
 mod difffuzz;
