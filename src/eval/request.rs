@@ -53,7 +53,9 @@ impl Transaction {
         // Absolute-form request targets: REQUEST_URI and REQUEST_FILENAME lose scheme and host.
         let mut path = req.path;
         if let Some(p) = path.windows(3).position(|w| w == b"://") {
-            if p < 8 {
+            // Only a target that starts with a scheme is absolute-form: `/x//y://z/a` is an
+            // origin-form path and keeps every segment (found by the differential fuzzer).
+            if p < 8 && path.first() != Some(&b'/') {
                 let rest = &path[p + 3..];
                 path = match rest.iter().position(|&c| c == b'/') {
                     Some(s) => &rest[s..],

@@ -1,5 +1,7 @@
-//! `@detectSQLi` / `@detectXSS`: thin wrappers over the `libinjectionrs` crate (a Rust port
-//! of libinjection, which libmodsecurity3 embeds in C).
+//! `@detectSQLi` / `@detectXSS`: the entry points the evaluator calls. SQLi is the
+//! `libinjectionrs` crate (a Rust port of libinjection, which libmodsecurity3 embeds in C); XSS
+//! is our own `ops::xss` (libinjection 3.9's algorithm: the crate follows a later libinjection
+//! that only flags known event-handler names, so it missed `<x onxxx=1`).
 //!
 //! `detect_sqli` returns the fingerprint ModSecurity stores in `TX:0` when the rule has
 //! `capture` (e.g. `s&1UE`). How closely the port agrees with the C library libmodsecurity3
@@ -109,7 +111,7 @@ pub fn detect_sqli(input: &[u8]) -> Option<String> {
 
 /// True when libinjection classifies the input as XSS.
 pub fn detect_xss(input: &[u8]) -> bool {
-    let compute = |i: &[u8]| libinjectionrs::detect_xss(i).is_injection();
+    let compute = super::xss::is_xss;
     XSS.with(|m| match m.try_borrow_mut() {
         Ok(mut m) => m.get_or(input, compute),
         Err(_) => compute(input),
@@ -156,11 +158,7 @@ mod tests {
                             .as_deref()
                     );
                 }
-                assert_eq!(
-                    detect_xss(i),
-                    libinjectionrs::detect_xss(i).is_injection(),
-                    "{i:?}"
-                );
+                assert_eq!(detect_xss(i), super::super::xss::is_xss(i), "{i:?}");
             }
         }
         // Different inputs keep their own answers (a shared slot is recomputed, not confused).

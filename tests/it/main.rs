@@ -30,6 +30,9 @@ mod response;
 // --listen unix:/path and the idle timeout.
 mod listen;
 
-// libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
+// Generated requests through spoa-waf and libmodsecurity3: bounded fuzz run, deviation tests.
+mod difffuzz;
+
+// ops::libinjection vs the C libinjection in libmodsecurity3 (builds its C driver; skips without one).
 #[path = "../libinjection/differential.rs"]
 mod libinjection_diff;

@@ -25,7 +25,7 @@ int main(void) {
         size_t n = 0;
         int c;
         while ((c = getchar()) != EOF && c != '\n') {
-            if (n + 1 >= cap) {
+            if (n + 2 >= cap) {
                 cap *= 2;
                 line = realloc(line, cap);
                 buf = realloc(buf, cap);
@@ -40,6 +40,9 @@ int main(void) {
             if (h < 0 || l < 0) break;
             buf[len++] = (char)(h * 16 + l);
         }
+        /* NUL-terminated like the std::string data libmodsecurity3 passes: the C code reads
+         * one byte past the end in places. */
+        buf[len] = 0;
         char fp[8];
         memset(fp, 0, sizeof fp);
         int sqli = libinjection_sqli(buf, len, fp);
