@@ -167,3 +167,50 @@ fn gadget_free_rce_patterns_agree_with_pcre2() {
     // The inputs must reach the patterns, or the agreement says nothing.
     assert!(matches >= 100, "only {matches} matches");
 }
+
+/// The gadget-free patterns in one Hyperscan set (as a group would hold them) report exactly
+/// what PCRE2 on the full patterns says, on every gadget-free value: the specialisation says no
+/// ⇔ the full regex says no. Prints how Hyperscan placed them (exact, prefiltered, PCRE2 only).
+#[test]
+fn gadget_free_set_says_no_iff_full_pcre2_says_no() {
+    use spoa_waf::matcher::{PatternId, PatternSetBuilder};
+    let crs = crs_rx::crs_root();
+    let text =
+        std::fs::read_to_string(crs.join("v4.28.0/rules/REQUEST-932-APPLICATION-ATTACK-RCE.conf"))
+            .unwrap();
+    let pairs: Vec<(String, String)> = crs_rx::rx_patterns(&text)
+        .into_iter()
+        .filter_map(|p| gadget_free(&p).map(|g| (p, g)))
+        .collect();
+    assert!(pairs.len() >= 8, "{} gadget patterns", pairs.len());
+    let mut b = PatternSetBuilder::new();
+    for (_, plain) in &pairs {
+        b.add_regex(plain).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("matcher-cache");
+    let set = b
+        .build_cached(Some(&cache))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let full: Vec<Regex> = pairs.iter().map(|(f, _)| Regex::new(f).unwrap()).collect();
+    let mut sc = set.new_scratch();
+    let (mut got, mut yes) = (Vec::new(), 0usize);
+    for x in inputs().iter().filter(|x| classes(x) & GADGET_CLASSES == 0) {
+        set.scan(&mut sc, x, &mut got);
+        for (i, re) in full.iter().enumerate() {
+            let want = re.is_match(x);
+            yes += usize::from(want);
+            assert_eq!(
+                got.contains(&PatternId(i as u32)),
+                want,
+                "pattern {i} on {:?}",
+                String::from_utf8_lossy(x)
+            );
+        }
+    }
+    println!(
+        "{} gadget-free patterns: {:?}; {yes} matches",
+        pairs.len(),
+        set.stats()
+    );
+    assert!(yes >= 100, "only {yes} matches");
+}
