@@ -15,9 +15,10 @@
 
 use crate::transform::class;
 
-/// The gadget as it appears, byte for byte, in CRS 3.3 and 4.x `@rx` sources.
+/// The gadget as it appears, byte for byte, in CRS 4.x `@rx` arguments after SecLang
+/// unquoting (which turns the rule file's `\"` into `"`).
 pub const GADGET: &str =
-    r#"[\"'\)\[\x5c]*(?:(?:(?:\|\||&&)[\s\x0b]*)?\$[!#\(\*\-0-9\?@_a-\{]*)?\x5c?"#;
+    r#"["'\)\[\x5c]*(?:(?:(?:\|\||&&)[\s\x0b]*)?\$[!#\(\*\-0-9\?@_a-\{]*)?\x5c?"#;
 
 /// Signature classes (`transform::classes`) covering every byte the gadget can consume:
 /// `"` `'` (and `^`) in `QUOTE`, `\` in `BSLASH`, `)` `[` `$` in `GADGET`. A value whose

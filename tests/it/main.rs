@@ -9,6 +9,8 @@ mod matcher;
 mod reuse;
 // The fast engine decides as the literal reference evaluator does.
 mod reference;
+// The gadget-free RCE patterns answer as the full ones on values without gadget bytes.
+mod rce;
 // Harness for the agent tests: in-process agent, raw SPOP/HTTP clients, child processes.
 mod util;
 // SPOP over raw TCP against the in-process server: HELLO, pipelining, health check, errors.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use spoa_waf::matcher::{PatternId, PatternSet, PatternSetBuilder, Regex};
 
 #[path = "crs_rx.rs"]
-mod crs_rx;
+pub(crate) mod crs_rx;
 use crs_rx::{conf_files, crs_root, rx_patterns};
 
 fn all_patterns() -> (Vec<String>, [usize; 3]) {
