@@ -39,6 +39,14 @@ pub struct ServeArgs {
     /// Seconds between statistics lines (counters and latency percentiles).
     #[arg(long, default_value_t = 60)]
     pub stats_interval: u64,
+    /// Only peers in these networks may connect (`10.0.0.0/8,2001:db8::/32`); others are
+    /// closed at accept, logged and counted (`connections_denied`).
+    #[arg(long, value_parser = crate::access::AllowList::parse)]
+    pub allow_from: Option<crate::access::AllowList>,
+    /// Seconds connections get after SIGTERM/SIGINT to answer what they have read and send
+    /// AGENT-DISCONNECT before the agent exits anyway.
+    #[arg(long, default_value_t = 5)]
+    pub shutdown_grace: u64,
 }
 
 /// A parsed `--cpus` list.
@@ -86,6 +94,8 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     cfg.max_frame_size = args.max_frame_size;
     cfg.max_connections = args.max_connections;
     cfg.stats_interval = Duration::from_secs(args.stats_interval);
+    cfg.allow_from = args.allow_from;
+    cfg.shutdown_grace = Duration::from_secs(args.shutdown_grace);
     server::run(cfg, Arc::new(engine))?;
     Ok(())
 }

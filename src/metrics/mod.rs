@@ -49,6 +49,8 @@ pub struct Counters {
     pub connections: u64,
     /// See [`names::CONNECTIONS_REFUSED`].
     pub connections_refused: u64,
+    /// See [`names::CONNECTIONS_DENIED`].
+    pub connections_denied: u64,
     /// See [`names::FRAMES`].
     pub frames: u64,
     /// See [`names::NOTIFIES`].
@@ -73,6 +75,7 @@ impl Counters {
     fn add(&mut self, o: &Counters) {
         self.connections += o.connections;
         self.connections_refused += o.connections_refused;
+        self.connections_denied += o.connections_denied;
         self.frames += o.frames;
         self.notifies += o.notifies;
         self.acks += o.acks;
@@ -192,11 +195,13 @@ impl fmt::Display for Summary {
         let c = &self.counters;
         write!(
             f,
-            "{}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={}",
+            "{}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={}",
             names::CONNECTIONS,
             c.connections,
             names::CONNECTIONS_REFUSED,
             c.connections_refused,
+            names::CONNECTIONS_DENIED,
+            c.connections_denied,
             names::FRAMES,
             c.frames,
             names::NOTIFIES,

@@ -63,6 +63,18 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
     let mut out = BytesMut::with_capacity(4 << 10);
     let opened = Instant::now();
     loop {
+        if shard.is_stopping() {
+            // Everything read so far has been answered (and written): say goodbye.
+            let step = session.shutdown(&mut out);
+            if let Step::Close(reason) = step {
+                if !out.is_empty() {
+                    on_close(reason, &peer, &mut shard.metrics.borrow_mut());
+                }
+            }
+            let _ = stream.write_all(&out).await;
+            drain_and_close(stream, &mut buf).await;
+            return;
+        }
         make_room(&mut buf, &mut start, &mut end, session.max_frame_size());
         let hello_deadline =
             (session.state() == State::AwaitHello).then(|| opened + shard.hello_timeout);
@@ -103,7 +115,7 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
                     }
                 }
                 let _ = stream.write_all(&out).await;
-                let _ = stream.close().await;
+                drain_and_close(stream, &mut buf).await;
                 return;
             }
         };
@@ -154,6 +166,27 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
         // A large pipelined batch must not starve other connections of this shard.
         glommio::yield_if_needed().await;
     }
+}
+
+/// How long a closing connection keeps reading (and discarding) after its AGENT-DISCONNECT.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Closes after a shutdown's AGENT-DISCONNECT without losing it: closing a socket with unread
+/// bytes (a peer still sending) makes the kernel send RST, which can discard the DISCONNECT
+/// before the peer reads it. So: FIN first, then read and drop what arrives until the peer
+/// closes too, or [`LINGER`] passes.
+async fn drain_and_close(stream: TcpStream, buf: &mut [u8]) {
+    let mut stream = stream;
+    let _ = stream.shutdown(std::net::Shutdown::Write).await;
+    let drain = async {
+        while let Ok(n) = stream.read(buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = race(drain, glommio::timer::sleep(LINGER)).await;
+    let _ = stream.close().await;
 }
 
 fn count_notify(m: &mut ShardMetrics, o: &crate::adapter::Outcome) {

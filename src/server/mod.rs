@@ -31,6 +31,9 @@ use self::log::{log, Level};
 pub const MAX_FRAME_SIZE_LIMIT: u32 = 16 << 20;
 /// Default HELLO timeout (HAProxy Ingress's own `timeout hello` is 100 ms).
 pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default shutdown grace: well inside systemd's `TimeoutStopSec` (90 s) and Kubernetes'
+/// `terminationGracePeriodSeconds` (30 s).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Default connections per shard.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// io_uring registered-buffer memory per shard. We do network I/O only, so glommio's 10 MiB
@@ -61,6 +64,11 @@ pub struct ServerConfig {
     /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
     /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
     pub hello_timeout: Duration,
+    /// Peers that may connect (`--allow-from`); `None`: anyone.
+    pub allow_from: Option<crate::access::AllowList>,
+    /// After a shutdown request, how long connections get to answer what they have read and
+    /// send AGENT-DISCONNECT before the shard exits regardless (`--shutdown-grace`).
+    pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -75,6 +83,8 @@ impl ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             stats_interval: Duration::from_secs(60),
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            allow_from: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 
@@ -261,6 +271,8 @@ impl Server {
                 max_frame_size: cfg.max_frame_size,
                 max_connections: cfg.max_connections,
                 hello_timeout: cfg.hello_timeout,
+                allow_from: cfg.allow_from.clone(),
+                shutdown_grace: cfg.shutdown_grace,
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),

@@ -40,6 +40,8 @@ pub(crate) struct ShardParams {
     pub max_frame_size: u32,
     pub max_connections: usize,
     pub hello_timeout: Duration,
+    pub allow_from: Option<crate::access::AllowList>,
+    pub shutdown_grace: Duration,
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
@@ -54,12 +56,20 @@ pub(crate) struct Shard<I: Inspector> {
     pub metrics: RefCell<ShardMetrics>,
     /// Zero permits; closed on shutdown, which wakes every `stopped()` waiter.
     shutdown: Semaphore,
+    /// Set with the semaphore's closing: a connection busy reading checks it between batches,
+    /// since a ready read would always win the race against `stopped()`.
+    stopping: std::cell::Cell<bool>,
 }
 
 impl<I: Inspector> Shard<I> {
     /// Resolves when the shard is shutting down.
     pub async fn stopped(&self) {
         let _ = self.shutdown.acquire(1).await;
+    }
+
+    /// Whether the shard is shutting down.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.get()
     }
 }
 
@@ -136,6 +146,7 @@ pub(crate) fn run_shard<I: Inspector>(
             adapter: RefCell::new(Adapter::new(inspector)),
             metrics: RefCell::new(ShardMetrics::default()),
             shutdown: Semaphore::new(0),
+            stopping: std::cell::Cell::new(false),
         });
         let exec = glommio::executor();
         let fast = exec.create_task_queue(
@@ -155,6 +166,7 @@ pub(crate) fn run_shard<I: Inspector>(
                     while !stop.load(Ordering::Acquire) {
                         glommio::timer::sleep(Duration::from_millis(50)).await;
                     }
+                    shard.stopping.set(true);
                     shard.shutdown.close();
                 },
                 background,
@@ -215,6 +227,20 @@ pub(crate) fn run_shard<I: Inspector>(
                     continue;
                 }
             };
+            if let Some(allow) = &p.allow_from {
+                let peer = stream.peer_addr().ok();
+                if !peer.is_some_and(|a| allow.allows(a.ip())) {
+                    shard.metrics.borrow_mut().counters.connections_denied += 1;
+                    log!(
+                        Level::Warn,
+                        "connection from {} denied: not in --allow-from",
+                        peer.map_or_else(|| "?".to_string(), |a| a.to_string())
+                    );
+                    // Closed without a byte read or written.
+                    drop(stream);
+                    continue;
+                }
+            }
             if active.get() >= p.max_connections {
                 shard.metrics.borrow_mut().counters.connections_refused += 1;
                 log!(
@@ -249,8 +275,18 @@ pub(crate) fn run_shard<I: Inspector>(
             }
         }
         drop(listener);
-        // Connections see `stopped()` too: they send AGENT-DISCONNECT and finish.
-        let _ = gate.close().await;
+        // Connections see `stopped()` too: they answer what they have read, send
+        // AGENT-DISCONNECT and finish; one that cannot (a peer that stopped reading) is dropped
+        // with the executor when the grace period ends.
+        if let Either::Right(()) = race(gate.close(), glommio::timer::sleep(p.shutdown_grace)).await
+        {
+            log!(
+                Level::Warn,
+                "{} connection(s) still open after the {:?} shutdown grace; closing them",
+                active.get(),
+                p.shutdown_grace
+            );
+        }
         let _ = flusher.await;
         let last = shard.metrics.borrow_mut().take(shard.index);
         let _ = p.stats.send(last);

@@ -17,6 +17,12 @@ mod adapters;
 mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
+// Request-body and argument limits, differential against libmodsecurity3 (recorded).
+mod limits;
+// Loading configurations: duplicated rule ids, escaped error text.
+mod load;
+// Faults with real processes and sockets: signals under load, --allow-from.
+mod faults;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
