@@ -158,6 +158,7 @@ impl CorpusRequest {
             version: self.version.as_bytes(),
             headers: HeaderBlock::Binary(&self.hdrs_bin),
             body: &self.body,
+            body_size: None,
             client: Some((self.src, 0)),
             server: None,
         }

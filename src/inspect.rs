@@ -103,6 +103,10 @@ pub struct HttpRequest<'a> {
     pub headers: HeaderBlock<'a>,
     /// Body bytes HAProxy had buffered (possibly a prefix of the real body).
     pub body: &'a [u8],
+    /// The body's real size when HAProxy told it (`req.body_size`, or the Content-Length of a
+    /// `coraza-req`): the body limits count it, so a body HAProxy cut short is noticed.
+    /// `None` when `body` is the whole body (corpora, tests).
+    pub body_size: Option<u64>,
     /// Client address and port when the message carried them.
     pub client: Option<(IpAddr, u16)>,
     /// Server (HAProxy frontend) address and port when the message carried them.

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod spop;
 
 #[cfg(feature = "engine")]
+pub mod access;
 pub mod adapter;
 #[cfg(feature = "engine")]
 pub mod audit;

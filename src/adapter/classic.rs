@@ -47,6 +47,7 @@ pub fn parse_request<'a>(msg: &Message<'a>) -> Result<HttpRequest<'a>, AdapterEr
             }
             bytes(body, "req.body must be binary")?
         },
+        body_size: body_size.as_int().and_then(|n| u64::try_from(n).ok()),
         client: None,
         server: None,
     })

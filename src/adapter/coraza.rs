@@ -72,6 +72,7 @@ pub fn parse_request<'a>(msg: &Message<'a>) -> Result<HttpRequest<'a>, AdapterEr
         version: b"",
         headers: HeaderBlock::None,
         body: b"",
+        body_size: None,
         client: None,
         server: None,
     };
@@ -96,6 +97,15 @@ pub fn parse_request<'a>(msg: &Message<'a>) -> Result<HttpRequest<'a>, AdapterEr
     }
     req.client = src.map(|a| (a, src_port));
     req.server = dst.map(|a| (a, dst_port));
+    // `coraza-req` carries no `req.body_size`: the Content-Length HAProxy forwarded tells
+    // whether `body` is the whole body.
+    req.headers.for_each(|n, v| {
+        if n.eq_ignore_ascii_case(b"content-length") {
+            req.body_size = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+        }
+    });
     Ok(req)
 }
 

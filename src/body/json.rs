@@ -49,6 +49,19 @@ pub fn parse_pooled(
     pool: &mut PairPool,
     js: &mut JsonScratch,
 ) -> Result<(), String> {
+    parse_limited(body, depth_limit, usize::MAX, out, pool, js)
+}
+
+/// [`parse_pooled`] adding at most `max_args` pairs: one more stops the parser with
+/// ModSecurity's error for `SecArgumentsLimit` (the pairs before it stay).
+pub fn parse_limited(
+    body: &[u8],
+    depth_limit: usize,
+    max_args: usize,
+    out: &mut Vec<Pair>,
+    pool: &mut PairPool,
+    js: &mut JsonScratch,
+) -> Result<(), String> {
     if body.is_empty() {
         return Ok(());
     }
@@ -59,6 +72,7 @@ pub fn parse_pooled(
         names: std::mem::take(&mut js.names),
         key: std::mem::take(&mut js.key),
         scratch: std::mem::take(&mut js.scratch),
+        room: max_args,
     };
     p.stack.clear();
     p.names.clear();
@@ -72,6 +86,9 @@ pub fn parse_pooled(
         let mut msg = String::from("JSON parsing error: ");
         msg.push_str(e.text());
         msg.push('\n');
+        if e == Error::ArgsLimit {
+            return super::limits::JSON_ARGS_LIMIT_MSG.to_string();
+        }
         if matches!(e, Error::Depth) {
             msg.push_str(". Parsing depth limit exceeded");
         }
@@ -101,6 +118,8 @@ enum Error {
     MapSep,
     ArraySep,
     Depth,
+    /// More pairs than `SecArgumentsLimit` leaves room for.
+    ArgsLimit,
 }
 
 impl Error {
@@ -135,7 +154,9 @@ impl Error {
             Error::Colon => "parse error: object key and value must be separated by a colon (':')",
             Error::MapSep => "parse error: after key and value, inside map, I expect ',' or '}'",
             Error::ArraySep => "parse error: after array element, I expect ',' or ']'",
-            Error::Depth => "parse error: client cancelled parse via callback return value",
+            Error::Depth | Error::ArgsLimit => {
+                "parse error: client cancelled parse via callback return value"
+            }
         }
     }
 }
@@ -187,6 +208,8 @@ struct Parser<'a> {
     names: Vec<u8>,
     key: Vec<u8>,
     scratch: Vec<u8>,
+    /// Pairs that may still be added (`SecArgumentsLimit`).
+    room: usize,
 }
 
 fn is_ws(c: u8) -> bool {
@@ -448,13 +471,14 @@ impl Parser<'_> {
                 (_, Tok::Str(a, b)) => {
                     self.unescape(a, b);
                     let value = std::mem::take(&mut self.scratch);
-                    self.emit(out, pool, &value);
+                    let r = self.emit(out, pool, &value);
                     self.scratch = value;
+                    r?;
                     self.after_value(state)
                 }
                 (_, Tok::Num(a, b)) => {
                     let src = self.src;
-                    self.emit(out, pool, src.get(a..b).unwrap_or_default());
+                    self.emit(out, pool, src.get(a..b).unwrap_or_default())?;
                     self.after_value(state)
                 }
                 (_, Tok::True | Tok::False | Tok::Null) => {
@@ -463,7 +487,7 @@ impl Parser<'_> {
                         Tok::False => b"false",
                         _ => b"",
                     };
-                    self.emit(out, pool, value);
+                    self.emit(out, pool, value)?;
                     self.after_value(state)
                 }
                 (_, Tok::RBrace | Tok::RBracket | Tok::Comma | Tok::Colon) => {
@@ -513,7 +537,16 @@ impl Parser<'_> {
         }
     }
 
-    fn emit(&mut self, out: &mut Vec<Pair>, pool: &mut PairPool, value: &[u8]) {
+    fn emit(
+        &mut self,
+        out: &mut Vec<Pair>,
+        pool: &mut PairPool,
+        value: &[u8],
+    ) -> Result<(), Error> {
+        if self.room == 0 {
+            return Err(Error::ArgsLimit);
+        }
+        self.room -= 1;
         let (mut name, mut v) = pool.take();
         for (c, _) in &self.stack {
             name.extend_from_slice(self.names.get(c.name.0..c.name.1).unwrap_or_default());
@@ -532,6 +565,7 @@ impl Parser<'_> {
         }
         v.extend_from_slice(value);
         out.push((name, v));
+        Ok(())
     }
 }
 

@@ -6,10 +6,12 @@
 //! against it; every such quirk is pinned by a unit test that records the reference output.
 //! Nothing here does I/O, reads configuration or allocates per byte; no input can make these
 //! functions panic (each has a randomized "never panics" test and a cargo-fuzz target).
-//! Limits that ModSecurity takes from configuration (JSON depth) are parameters.
+//! Limits that ModSecurity takes from configuration (JSON depth, arguments) are parameters;
+//! `limits` decides what the body-size and argument limits do, as libmodsecurity3 does.
 
 pub mod cookies;
 pub mod json;
+pub mod limits;
 pub mod multipart;
 pub mod urlencoded;
 pub mod xml;

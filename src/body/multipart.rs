@@ -88,6 +88,9 @@ pub struct Multipart {
     pub flags: Flags,
     /// REQBODY_ERROR_MSG (`Multipart parsing error: ...`) when REQBODY_ERROR is 1.
     pub error: Option<String>,
+    /// What `SecRequestBodyNoFilesLimit` counts: every part-header line with its line end
+    /// (the empty line too) plus the data of the text parts (measured with libmodsecurity3).
+    pub no_files_len: usize,
 }
 
 impl Multipart {
@@ -169,6 +172,7 @@ struct Parser {
     f: RawFlags,
     error: Option<String>,
     part_headers: Vec<Pair>,
+    no_files_len: usize,
 }
 
 /// C `isspace` in the "C" locale.
@@ -444,6 +448,7 @@ impl Parser {
                     return false;
                 }
                 // ModSecurity 3.0.9 ignores the result: a bad header line is not fatal.
+                self.no_files_len += buf.len();
                 self.process_part_header(buf);
             } else {
                 self.process_part_data(buf);
@@ -764,6 +769,7 @@ impl Parser {
             } else {
                 // ModSecurity 3.0.9 drops the held-back line break of text parts.
                 part.value.extend_from_slice(chunk);
+                self.no_files_len += chunk.len();
             }
         }
         self.reserve = reserved;
@@ -850,6 +856,7 @@ impl Parser {
             part_headers: self.part_headers,
             flags,
             error: self.error.map(|e| format!("Multipart parsing error: {e}")),
+            no_files_len: self.no_files_len,
             ..Multipart::default()
         };
         if finished {

@@ -98,6 +98,14 @@ pub struct ServeArgs {
     /// (`txn.modsec.rule_ids`, `txn.modsec.anomaly_score`). Off: the HAProxy Ingress contract.
     #[arg(long)]
     pub result_vars: bool,
+    /// Only peers in these networks may connect (`10.0.0.0/8,2001:db8::/32`); others are
+    /// closed at accept, logged and counted (`connections_denied`).
+    #[arg(long, value_parser = crate::access::AllowList::parse)]
+    pub allow_from: Option<crate::access::AllowList>,
+    /// Seconds connections get after SIGTERM/SIGINT to answer what they have read and send
+    /// AGENT-DISCONNECT before the agent exits anyway (default 5).
+    #[arg(long)]
+    pub shutdown_grace: Option<u64>,
 }
 
 /// A parsed `--cpus` list.
@@ -195,6 +203,10 @@ fn settings(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Settings, Str
         Duration::from_secs(args.stats_interval.or(f.stats_interval).unwrap_or(60));
     if let Some(ms) = args.hello_timeout_ms.or(f.hello_timeout_ms) {
         cfg.hello_timeout = Duration::from_millis(ms);
+    }
+    cfg.allow_from = args.allow_from.clone();
+    if let Some(s) = args.shutdown_grace {
+        cfg.shutdown_grace = Duration::from_secs(s);
     }
     let source = args.config.as_ref().or(args.rules.as_ref());
     let mut watch = args.watch_paths.clone();

@@ -104,8 +104,8 @@ pub struct Settings {
     pub response_body_access: bool,
     /// `SecRequestBodyLimit`.
     pub request_body_limit: usize,
-    /// `SecRequestBodyNoFilesLimit`.
-    pub request_body_no_files_limit: usize,
+    /// `SecRequestBodyNoFilesLimit` (libmodsecurity3 applies none unless it is set).
+    pub request_body_no_files_limit: Option<usize>,
     /// `SecRequestBodyLimitAction Reject` (else ProcessPartial).
     pub request_body_limit_reject: bool,
     /// `SecResponseBodyMimeType` list.
@@ -114,14 +114,25 @@ pub struct Settings {
     pub response_body_limit: usize,
     /// `SecResponseBodyLimitAction Reject`.
     pub response_body_limit_reject: bool,
-    /// `SecArgumentsLimit`.
-    pub arguments_limit: usize,
+    /// `SecArgumentsLimit` (libmodsecurity3 applies none unless it is set).
+    pub arguments_limit: Option<usize>,
     /// `SecRequestBodyJsonDepthLimit`.
     pub json_depth_limit: usize,
     /// `SecArgumentSeparator`.
     pub argument_separator: u8,
     /// The `SecAuditLog*` directives.
     pub audit: crate::audit::AuditConfig,
+}
+
+impl Settings {
+    /// The request-body limits as `body::limits` applies them.
+    pub fn body_limits(&self) -> crate::body::limits::Limits {
+        crate::body::limits::Limits {
+            body: self.request_body_limit,
+            no_files: self.request_body_no_files_limit,
+            reject: self.request_body_limit_reject,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -132,12 +143,12 @@ impl Default for Settings {
             request_body_access: false,
             response_body_access: false,
             request_body_limit: 134_217_728,
-            request_body_no_files_limit: 1_048_576,
+            request_body_no_files_limit: None,
             request_body_limit_reject: true,
             response_mime_types: vec!["text/plain".into(), "text/html".into()],
             response_body_limit: 524_288,
             response_body_limit_reject: true,
-            arguments_limit: 1000,
+            arguments_limit: None,
             json_depth_limit: 10000,
             argument_separator: b'&',
             audit: crate::audit::AuditConfig::default(),
@@ -632,6 +643,8 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
     let mut defaults: [Vec<Action>; 5] = Default::default();
     let mut removals: Vec<Directive> = Vec::new();
     let mut in_chain = false;
+    // Rule id → where it was first defined: libmodsecurity3 refuses a second rule with an id.
+    let mut ids_seen: HashMap<u32, Span> = HashMap::new();
 
     for d in cfg.directives {
         match d {
@@ -642,6 +655,14 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
                     last.links.push(ast);
                 } else {
                     in_chain = has(&ast.actions, "chain");
+                    if let Some(id) = rule_id_of(&ast.actions) {
+                        if let Some(first) = ids_seen.insert(id, ast.span.clone()) {
+                            return Err(rule_err(
+                                &ast,
+                                format!("Rule id: {id} is duplicated (first defined at {first})"),
+                            ));
+                        }
+                    }
                     let phase = phase_of(&ast.actions).map_err(|m| rule_err(&ast, m))?;
                     let defaults = defaults[usize::from(phase - 1)].clone();
                     items.push(Item::Rule(pending.len()));
@@ -1146,12 +1167,21 @@ fn apply_setting(s: &mut Settings, name: &str, args: &[String]) -> Result<(), St
         "SecRequestBodyAccess" => s.request_body_access = on_off(a)?,
         "SecResponseBodyAccess" => s.response_body_access = on_off(a)?,
         "SecRequestBodyLimit" => s.request_body_limit = num(a)?,
-        "SecRequestBodyNoFilesLimit" => s.request_body_no_files_limit = num(a)?,
+        "SecRequestBodyNoFilesLimit" => s.request_body_no_files_limit = Some(num(a)?),
+        // Where libmodsecurity3 spills a body to disk; the agent holds each body in its frame.
         "SecRequestBodyInMemoryLimit" => {
             num(a)?;
         }
         "SecRequestBodyLimitAction" => {
-            s.request_body_limit_reject = a.eq_ignore_ascii_case("Reject")
+            s.request_body_limit_reject = if a.eq_ignore_ascii_case("Reject") {
+                true
+            } else if a.eq_ignore_ascii_case("ProcessPartial") {
+                false
+            } else {
+                return Err(format!(
+                    "SecRequestBodyLimitAction expects Reject|ProcessPartial, got {a:?}"
+                ));
+            }
         }
         "SecResponseBodyLimitAction" => {
             s.response_body_limit_reject = a.eq_ignore_ascii_case("Reject")
@@ -1165,7 +1195,7 @@ fn apply_setting(s: &mut Settings, name: &str, args: &[String]) -> Result<(), St
             }
         }
         "SecResponseBodyLimit" => s.response_body_limit = num(a)?,
-        "SecArgumentsLimit" => s.arguments_limit = num(a)?,
+        "SecArgumentsLimit" => s.arguments_limit = Some(num(a)?),
         "SecRequestBodyJsonDepthLimit" => s.json_depth_limit = num(a)?,
         "SecArgumentSeparator" => {
             s.argument_separator = *a

@@ -40,13 +40,13 @@ impl Engine {
     /// Loads and compiles the configuration at `path` (with its `Include`s).
     pub fn from_file(path: &Path) -> Result<Self, LoadError> {
         let cfg = crate::seclang::parse_file(path).map_err(|e| LoadError {
-            message: e.to_string(),
+            message: escape_config_text(&e.to_string()),
         })?;
         let opts = compile::CompileOptions {
             cache_dir: default_cache_dir(),
         };
         let rules = compile::compile_with(cfg, &opts).map_err(|e| LoadError {
-            message: e.to_string(),
+            message: escape_config_text(&e.to_string()),
         })?;
         Ok(Engine {
             rules: Arc::new(rules),
@@ -208,6 +208,22 @@ impl Engine {
     }
 }
 
+/// Configuration text quoted in an error message, made safe for a terminal or a log: control
+/// characters (escape sequences, bells, NULs) and the replacement character that stands for
+/// bytes that were not UTF-8 are written as `\u{..}` escapes, never raw.
+pub fn escape_config_text(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if (c.is_control() && c != '\n') || c == char::REPLACEMENT_CHARACTER {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The inbound anomaly score CRS computed (v4 name first, then 3.3's).
 pub fn inbound_score(tx: &Transaction) -> i64 {
     tx.tx_int("blocking_inbound_anomaly_score")
@@ -328,6 +344,7 @@ impl Inspector for Engine {
             version: res.version,
             headers: crate::inspect::HeaderBlock::Binary(&hdrs),
             body: b"",
+            body_size: None,
             client: None,
             server: None,
         };

@@ -110,6 +110,8 @@ pub struct Transaction {
     pub(crate) processor: Option<BodyProcessor>,
     pub(crate) reqbody_error: bool,
     pub(crate) reqbody_error_msg: Vec<u8>,
+    /// INBOUND_DATA_ERROR, REQBODY_PROCESSOR_ERROR and the declared body size.
+    pub(crate) body_flags: request::BodyFlags,
     pub(crate) remote_addr: Vec<u8>,
     pub(crate) remote_port: u16,
     pub(crate) server_addr: Vec<u8>,
@@ -226,6 +228,7 @@ impl Transaction {
             processor,
             reqbody_error,
             reqbody_error_msg,
+            body_flags,
             remote_addr,
             remote_port,
             server_addr,
@@ -321,6 +324,7 @@ impl Transaction {
         xml_attrs.clear();
         *processor = None;
         *reqbody_error = false;
+        *body_flags = request::BodyFlags::default();
         *remote_port = 0;
         *server_port = 0;
         *response_status = None;

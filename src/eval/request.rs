@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 use super::leaf::body;
 use super::Transaction;
-use crate::body::PairPool;
+use crate::body::{limits, PairPool};
 use crate::compile::{BodyProcessor, EngineMode, RuleSet};
 use crate::inspect::{Disruption, DisruptiveAction, HttpRequest, HttpResponse};
 
@@ -23,6 +23,18 @@ pub(crate) struct Pools {
     pub(crate) response_headers: PairPool,
     /// The JSON parser's buffers (hold nothing between bodies).
     pub(crate) json: body::json::JsonScratch,
+}
+
+/// What the body step found beyond REQBODY_ERROR (`body::limits`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct BodyFlags {
+    /// INBOUND_DATA_ERROR: the body was over `SecRequestBodyLimit`, incomplete, or over
+    /// `SecRequestBodyNoFilesLimit`.
+    pub(crate) inbound_data_error: bool,
+    /// REQBODY_PROCESSOR_ERROR: a body processor failed (a size limit alone does not set it).
+    pub(crate) processor_error: bool,
+    /// The body's real size as HAProxy declared it, when it did.
+    pub(crate) declared: Option<u64>,
 }
 
 /// Nothing yet: kept so callers can name the request parts type in the future.
@@ -47,6 +59,9 @@ impl Transaction {
                 &mut self.args_get,
                 &mut self.pools.args_get,
             );
+            // SecArgumentsLimit: arguments past it are dropped silently, as libmodsecurity3 does.
+            let room = limits::args_room(rs.settings.arguments_limit, 0);
+            truncate_pairs(&mut self.args_get, room, &mut self.pools.args_get);
         }
         self.uri_decoded.clear();
         percent_decode_into(&self.uri_raw, &mut self.uri_decoded);
@@ -112,6 +127,7 @@ impl Transaction {
         }
         set(&mut self.body, req.body);
         self.body_len = req.body.len();
+        self.body_flags.declared = req.body_size;
         let ct = self.header(b"content-type").unwrap_or_default();
         self.processor = if starts_with_ignore_case(ct, b"application/x-www-form-urlencoded") {
             Some(BodyProcessor::UrlEncoded)
@@ -141,17 +157,53 @@ impl Transaction {
         if let Some(p) = self.forced_processor {
             self.processor = Some(p);
         }
-        let limit = rs.settings.request_body_limit;
-        if self.body.len() > limit {
-            if rs.settings.request_body_limit_reject {
-                if self.engine_on(rs) {
-                    self.interrupt(413, 2);
-                    return;
-                }
-            } else {
-                self.body.truncate(limit);
+        let lim = rs.settings.body_limits();
+        let received = self.body.len();
+        let declared = self
+            .body_flags
+            .declared
+            .map_or(received, |d| usize::try_from(d).unwrap_or(usize::MAX))
+            .max(received);
+        let (intake, inbound_error) = limits::intake(&lim, received, declared, self.engine_on(rs));
+        self.body_flags.inbound_data_error |= inbound_error;
+        // The size the no-files limit compares: the body as it was before HAProxy cut it, or
+        // as the body limit left it.
+        let mut whole_len = declared;
+        match intake {
+            limits::Intake::Whole => {}
+            limits::Intake::Reject(why) => {
+                self.reject_body(rs, why, received, declared);
+                return;
+            }
+            limits::Intake::Drop => {
+                self.body.clear();
+                whole_len = 0;
+            }
+            limits::Intake::Truncate(n) => {
+                self.body.truncate(n);
+                whole_len = n;
             }
         }
+        self.body_len = self.body.len();
+        let no_files_over = matches!(
+            self.processor,
+            Some(BodyProcessor::UrlEncoded | BodyProcessor::Json | BodyProcessor::Xml)
+        ) && !self.body.is_empty()
+            && limits::no_files_exceeded(&lim, whole_len);
+        if no_files_over {
+            // Not parsed: a body this large is what the limit is there to refuse.
+            self.reqbody_error = true;
+            set(&mut self.reqbody_error_msg, limits::NO_FILES_MSG.as_bytes());
+            self.body_flags.inbound_data_error = true;
+            if self.processor == Some(BodyProcessor::UrlEncoded) {
+                self.expose_body = true;
+            }
+            if self.force_body_var {
+                self.expose_body = true;
+            }
+            return;
+        }
+        let room = limits::args_room(rs.settings.arguments_limit, self.args_get.len());
         let body = std::mem::take(&mut self.body);
         match self.processor {
             Some(BodyProcessor::UrlEncoded) => {
@@ -161,12 +213,13 @@ impl Transaction {
                     &mut self.args_post,
                     &mut self.pools.args_post,
                 );
+                truncate_pairs(&mut self.args_post, room, &mut self.pools.args_post);
                 self.expose_body = true;
             }
             Some(BodyProcessor::Multipart) => {
                 let ct = self.header(b"content-type").unwrap_or_default();
                 let m = body::multipart::parse(ct, &body);
-                self.args_post.extend(m.args);
+                self.args_post.extend(m.args.into_iter().take(room));
                 for f in m.files {
                     self.files.push((f.field, f.filename, f.size));
                 }
@@ -182,21 +235,30 @@ impl Transaction {
                         (k, v)
                     })
                     .collect();
+                if limits::no_files_exceeded(&lim, m.no_files_len) {
+                    self.reqbody_error = true;
+                    set(&mut self.reqbody_error_msg, limits::NO_FILES_MSG.as_bytes());
+                    self.body_flags.inbound_data_error = true;
+                }
+                // A parse error's message wins over the limit's (measured).
                 if let Some(e) = m.error {
                     self.reqbody_error = true;
+                    self.body_flags.processor_error = true;
                     self.reqbody_error_msg = e.into_bytes();
                 }
                 self.multipart = Some(m.flags);
             }
             Some(BodyProcessor::Json) if !body.is_empty() => {
-                if let Err(e) = body::json::parse_pooled(
+                if let Err(e) = body::json::parse_limited(
                     &body,
                     rs.settings.json_depth_limit,
+                    room,
                     &mut self.args_post,
                     &mut self.pools.args_post,
                     &mut self.pools.json,
                 ) {
                     self.reqbody_error = true;
+                    self.body_flags.processor_error = true;
                     self.reqbody_error_msg = e.into_bytes();
                 }
             }
@@ -207,6 +269,7 @@ impl Transaction {
                 }
                 Err(e) => {
                     self.reqbody_error = true;
+                    self.body_flags.processor_error = true;
                     self.reqbody_error_msg = e.into_bytes();
                 }
             },
@@ -216,6 +279,37 @@ impl Transaction {
             self.expose_body = true;
         }
         self.body = body;
+    }
+
+    /// `SecRequestBodyLimitAction Reject`: interrupts with 403 before phase 2, as
+    /// libmodsecurity3 3.0.9 does (no phase-2 rule runs), with one log line saying why.
+    fn reject_body(
+        &mut self,
+        rs: &RuleSet,
+        why: limits::RejectReason,
+        received: usize,
+        declared: usize,
+    ) {
+        self.body.clear();
+        self.body_len = 0;
+        self.interrupt(403, 2);
+        let limit = rs.settings.request_body_limit;
+        let what = match why {
+            limits::RejectReason::OverLimit => format!(
+                "Request body limit is marked to reject the request: the body has {declared} bytes, SecRequestBodyLimit is {limit}"
+            ),
+            limits::RejectReason::Incomplete => format!(
+                "Request body limit is marked to reject the request: HAProxy sent {received} of the body's {declared} bytes (raise tune.bufsize and --max-frame-size, or SecRequestBodyLimitAction ProcessPartial)"
+            ),
+        };
+        if !self.quiet {
+            self.log_lines.push(format!(
+                "ModSecurity: Access denied with code 403 (phase 2). {what} [hostname \"{}\"] [uri \"{}\"] [unique_id \"{}\"]",
+                String::from_utf8_lossy(&self.hostname),
+                String::from_utf8_lossy(&self.uri_raw),
+                String::from_utf8_lossy(&self.unique_id),
+            ));
+        }
     }
 
     fn engine_on(&self, rs: &RuleSet) -> bool {
@@ -277,6 +371,14 @@ impl Transaction {
             );
             self.expose_response_body = true;
         }
+    }
+}
+
+/// Keeps the first `room` pairs of `list`, recycling the rest into `pool`.
+fn truncate_pairs(list: &mut Vec<crate::body::Pair>, room: usize, pool: &mut PairPool) {
+    if list.len() > room {
+        let mut rest = list.split_off(room);
+        pool.recycle(&mut rest);
     }
 }
 

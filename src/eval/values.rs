@@ -418,7 +418,8 @@ impl Transaction {
             // Always present (empty without a processor): CRS 901340 tests it with a negated
             // operator, which must see an empty value to match.
             Var::ReqbodyProcessor => scalar(self.processor.map_or("", |p| p.name()).as_bytes()),
-            Var::ReqbodyError | Var::ReqbodyProcessorError => scalar(flag(self.reqbody_error)),
+            Var::ReqbodyError => scalar(flag(self.reqbody_error)),
+            Var::ReqbodyProcessorError => scalar(flag(self.body_flags.processor_error)),
             Var::ReqbodyErrorMsg => scalar(&self.reqbody_error_msg),
             Var::Files => {
                 for (field, filename, _) in &self.files {
@@ -598,9 +599,8 @@ impl Transaction {
             }
             Var::Rule => {}
             Var::FullRequest | Var::FullRequestLength => {}
-            Var::InboundDataError | Var::OutboundDataError | Var::UrlencodedError => {
-                scalar(flag(false))
-            }
+            Var::InboundDataError => scalar(flag(self.body_flags.inbound_data_error)),
+            Var::OutboundDataError | Var::UrlencodedError => scalar(flag(false)),
             Var::HighestSeverity => {
                 if let Some(s) = self.highest_severity {
                     with_number(s, scalar)

@@ -51,6 +51,8 @@ pub struct Counters {
     pub connections: u64,
     /// See [`names::CONNECTIONS_REFUSED`].
     pub connections_refused: u64,
+    /// See [`names::CONNECTIONS_DENIED`].
+    pub connections_denied: u64,
     /// See [`names::FRAMES`].
     pub frames: u64,
     /// See [`names::NOTIFIES`].
@@ -86,6 +88,7 @@ impl Counters {
     fn add(&mut self, o: &Counters) {
         self.connections += o.connections;
         self.connections_refused += o.connections_refused;
+        self.connections_denied += o.connections_denied;
         self.frames += o.frames;
         self.notifies += o.notifies;
         self.acks += o.acks;
@@ -237,11 +240,13 @@ impl fmt::Display for Summary {
         let c = &self.counters;
         write!(
             f,
-            "{}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={}",
+            "{}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={} {}={}",
             names::CONNECTIONS,
             c.connections,
             names::CONNECTIONS_REFUSED,
             c.connections_refused,
+            names::CONNECTIONS_DENIED,
+            c.connections_denied,
             names::FRAMES,
             c.frames,
             names::NOTIFIES,

@@ -5,6 +5,8 @@
 pub const CONNECTIONS: &str = "connections";
 /// Connections refused because the shard was at its cap.
 pub const CONNECTIONS_REFUSED: &str = "connections_refused";
+/// Connections closed at accept because the peer is not in `--allow-from`.
+pub const CONNECTIONS_DENIED: &str = "connections_denied";
 /// Frames received.
 pub const FRAMES: &str = "frames";
 /// NOTIFY frames received.

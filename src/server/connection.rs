@@ -77,7 +77,7 @@ pub(crate) fn tcp_peer(stream: &glommio::net::TcpStream) -> String {
 }
 
 /// Serves one connection (TCP or unix) until the peer or we close it.
-pub(crate) async fn serve<I: Inspector, S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn serve<I: Inspector, S: AsyncRead + AsyncWrite + HalfClose + Unpin>(
     mut stream: S,
     peer: String,
     shard: &Shard<I>,
@@ -90,6 +90,18 @@ pub(crate) async fn serve<I: Inspector, S: AsyncRead + AsyncWrite + Unpin>(
     let mut out = BytesMut::with_capacity(4 << 10);
     let opened = Instant::now();
     loop {
+        if shard.is_stopping() {
+            // Everything read so far has been answered (and written): say goodbye.
+            let step = session.shutdown(&mut out);
+            if let Step::Close(reason) = step {
+                if !out.is_empty() {
+                    on_close(reason, &peer, &mut shard.metrics.borrow_mut());
+                }
+            }
+            let _ = stream.write_all(&out).await;
+            drain_and_close(stream, &mut buf).await;
+            return;
+        }
         make_room(&mut buf, &mut start, &mut end, session.max_frame_size());
         // Before HELLO: the hello timeout from the connection's start; after it, the idle
         // timeout (if any) from the last read.
@@ -138,7 +150,7 @@ pub(crate) async fn serve<I: Inspector, S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
                 let _ = stream.write_all(&out).await;
-                let _ = stream.close().await;
+                drain_and_close(stream, &mut buf).await;
                 return;
             }
         };
@@ -193,6 +205,45 @@ pub(crate) async fn serve<I: Inspector, S: AsyncRead + AsyncWrite + Unpin>(
         // A large pipelined batch must not starve other connections of this shard.
         glommio::yield_if_needed().await;
     }
+}
+
+/// The half-close (FIN) a closing connection sends first; TCP and unix streams both have it.
+pub(crate) trait HalfClose {
+    /// Shuts the write side; errors mean the peer is gone already, which is fine here.
+    async fn shutdown_write(&self);
+}
+
+impl HalfClose for glommio::net::TcpStream {
+    async fn shutdown_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write).await;
+    }
+}
+
+impl HalfClose for glommio::net::UnixStream {
+    async fn shutdown_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write).await;
+    }
+}
+
+/// How long a closing connection keeps reading (and discarding) after its AGENT-DISCONNECT.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Closes after a shutdown's AGENT-DISCONNECT without losing it: closing a socket with unread
+/// bytes (a peer still sending) makes the kernel send RST, which can discard the DISCONNECT
+/// before the peer reads it. So: FIN first, then read and drop what arrives until the peer
+/// closes too, or [`LINGER`] passes.
+async fn drain_and_close<S: AsyncRead + AsyncWrite + HalfClose + Unpin>(stream: S, buf: &mut [u8]) {
+    let mut stream = stream;
+    stream.shutdown_write().await;
+    let drain = async {
+        while let Ok(n) = stream.read(buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = race(drain, glommio::timer::sleep(LINGER)).await;
+    let _ = stream.close().await;
 }
 
 fn count_notify(m: &mut ShardMetrics, o: &crate::adapter::Outcome) {

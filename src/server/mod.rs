@@ -36,6 +36,9 @@ use self::log::{log, Level};
 pub const MAX_FRAME_SIZE_LIMIT: u32 = 16 << 20;
 /// Default HELLO timeout (HAProxy Ingress's own `timeout hello` is 100 ms).
 pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default shutdown grace: well inside systemd's `TimeoutStopSec` (90 s) and Kubernetes'
+/// `terminationGracePeriodSeconds` (30 s).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Default connections per shard.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// io_uring registered-buffer memory per shard. We do network I/O only, so glommio's 10 MiB
@@ -80,6 +83,11 @@ pub struct ServerConfig {
     pub idle_timeout: Option<Duration>,
     /// Listen on this unix socket instead of `listen`.
     pub unix: Option<UnixSocket>,
+    /// Peers that may connect (`--allow-from`); `None`: anyone.
+    pub allow_from: Option<crate::access::AllowList>,
+    /// After a shutdown request, how long connections get to answer what they have read and
+    /// send AGENT-DISCONNECT before the shard exits regardless (`--shutdown-grace`).
+    pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -100,6 +108,8 @@ impl ServerConfig {
             ready: None,
             idle_timeout: None,
             unix: None,
+            allow_from: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 
@@ -326,6 +336,8 @@ impl Server {
                     incoming: unix_rx.remove(0),
                     acceptor: (n == 0).then(|| (sock.clone(), std::mem::take(&mut unix_tx))),
                 }),
+                allow_from: cfg.allow_from.clone(),
+                shutdown_grace: cfg.shutdown_grace,
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),

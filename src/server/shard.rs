@@ -42,6 +42,8 @@ pub(crate) struct ShardParams<I> {
     pub max_connections: usize,
     pub hello_timeout: Duration,
     pub idle_timeout: Option<Duration>,
+    pub allow_from: Option<crate::access::AllowList>,
+    pub shutdown_grace: Duration,
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
@@ -120,12 +122,20 @@ pub(crate) struct Shard<I: Inspector> {
     pub audit: Option<Sender<Box<crate::audit::Record>>>,
     /// Zero permits; closed on shutdown, which wakes every `stopped()` waiter.
     shutdown: Semaphore,
+    /// Set with the semaphore's closing: a connection busy reading checks it between batches,
+    /// since a ready read would always win the race against `stopped()`.
+    stopping: std::cell::Cell<bool>,
 }
 
 impl<I: Inspector> Shard<I> {
     /// Resolves when the shard is shutting down.
     pub async fn stopped(&self) {
         let _ = self.shutdown.acquire(1).await;
+    }
+
+    /// Whether the shard is shutting down.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.get()
     }
 }
 
@@ -220,6 +230,7 @@ pub(crate) fn run_shard<I: Inspector>(
             result_vars: p.result_vars,
             audit: p.audit.clone(),
             shutdown: Semaphore::new(0),
+            stopping: std::cell::Cell::new(false),
         });
         let exec = glommio::executor();
         let fast = exec.create_task_queue(
@@ -248,6 +259,7 @@ pub(crate) fn run_shard<I: Inspector>(
                         }
                         glommio::timer::sleep(Duration::from_millis(20)).await;
                     }
+                    shard.stopping.set(true);
                     shard.shutdown.close();
                 },
                 background,
@@ -324,6 +336,21 @@ pub(crate) fn run_shard<I: Inspector>(
                     continue;
                 }
             };
+            // Unix-socket peers are admitted by the socket file's mode and owner instead.
+            if let (Some(allow), Incoming::Tcp(tcp)) = (&p.allow_from, &stream) {
+                let peer = tcp.peer_addr().ok();
+                if !peer.is_some_and(|a| allow.allows(a.ip())) {
+                    shard.metrics.borrow_mut().counters.connections_denied += 1;
+                    log!(
+                        Level::Warn,
+                        "connection from {} denied: not in --allow-from",
+                        peer.map_or_else(|| "?".to_string(), |a| a.to_string())
+                    );
+                    // Closed without a byte read or written.
+                    drop(stream);
+                    continue;
+                }
+            }
             if active.get() >= p.max_connections {
                 shard.metrics.borrow_mut().counters.connections_refused += 1;
                 log!(
@@ -377,8 +404,18 @@ pub(crate) fn run_shard<I: Inspector>(
         if let Some(a) = acceptor {
             let _ = a.await;
         }
-        // Connections see `stopped()` too: they send AGENT-DISCONNECT and finish.
-        let _ = gate.close().await;
+        // Connections see `stopped()` too: they answer what they have read, send
+        // AGENT-DISCONNECT and finish; one that cannot (a peer that stopped reading) is dropped
+        // with the executor when the grace period ends.
+        if let Either::Right(()) = race(gate.close(), glommio::timer::sleep(p.shutdown_grace)).await
+        {
+            log!(
+                Level::Warn,
+                "{} connection(s) still open after the {:?} shutdown grace; closing them",
+                active.get(),
+                p.shutdown_grace
+            );
+        }
         let _ = flusher.await;
         let last = shard.metrics.borrow_mut().take(shard.index);
         let _ = p.stats.send(last);

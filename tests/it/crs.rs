@@ -358,6 +358,7 @@ fn run_case(engine: &Engine, scratch: &mut EngineScratch, c: &Case) -> Vec<u32> 
         version: version.as_bytes(),
         headers: HeaderBlock::Binary(&hb),
         body: &c.body,
+        body_size: None,
         client: Some(("127.0.0.1".parse().unwrap(), 40000)),
         server: Some(("127.0.0.1".parse().unwrap(), 80)),
     };

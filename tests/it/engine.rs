@@ -295,6 +295,7 @@ fn random_requests_never_panic() {
             version: b"1.1",
             headers: HeaderBlock::Binary(&hdrs),
             body: &body,
+            body_size: None,
             client: None,
             server: None,
         };

@@ -31,6 +31,12 @@ mod apps;
 mod response;
 // --listen unix:/path and the idle timeout.
 mod listen;
+// Request-body and argument limits, differential against libmodsecurity3 (recorded).
+mod limits;
+// Loading configurations: duplicated rule ids, escaped error text.
+mod load;
+// Faults with real processes and sockets: signals under load, --allow-from.
+mod faults;
 
 // Generated requests through spoa-waf and libmodsecurity3: bounded fuzz run, deviation tests.
 mod difffuzz;
