@@ -37,7 +37,11 @@ mod fasthash;
 #[allow(unsafe_code)]
 pub mod matcher;
 #[cfg(feature = "engine")]
+pub mod notify;
+#[cfg(feature = "engine")]
 pub mod ops;
+#[cfg(feature = "engine")]
+pub mod preflight;
 #[cfg(feature = "engine")]
 pub mod seclang;
 #[cfg(feature = "engine")]

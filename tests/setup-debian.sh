@@ -3,8 +3,13 @@
 # links, HAProxy for the end-to-end tests, Debian's CRS for the default rules, and libmodsecurity3
 # (reference engine for differential tests and the benchmark baseline). Idempotent.
 set -euo pipefail
+# python3-seccomp and systemd (systemd-analyze): the deployment tests (tests/it/deploy.rs) run
+# the agent under the unit's system-call filter and the Kubernetes seccomp profile.
 pkgs=(libhyperscan-dev libpcre2-dev pkg-config haproxy modsecurity-crs libmodsecurity-dev
-      nlohmann-json3-dev g++ ca-certificates curl)
+      nlohmann-json3-dev g++ ca-certificates curl xz-utils python3-seccomp systemd)
+# SPOA_WAF_SETUP_DEB=1: also what the Debian-package test needs (lintian here, cargo-deb below;
+# building cargo-deb takes ~2 minutes, so CI leaves it out and that test skips).
+[ "${SPOA_WAF_SETUP_DEB:-0}" = 1 ] && pkgs+=(lintian)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,3 +23,6 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+if [ "${SPOA_WAF_SETUP_DEB:-0}" = 1 ] && ! cargo deb --version >/dev/null 2>&1; then
+  cargo install cargo-deb --locked
+fi

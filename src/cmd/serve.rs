@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Engine;
+use crate::notify;
 use crate::server::log::{log, Level};
 use crate::server::{self, ServerConfig, DEFAULT_MAX_CONNECTIONS};
 use crate::spop::session::DEFAULT_MAX_FRAME_SIZE;
@@ -73,7 +74,11 @@ pub fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
 
 /// Runs the agent until SIGTERM/SIGINT.
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Before the rules compile (seconds when the cache is cold): a refused io_uring is the
+    // first thing to know, and glommio would only panic about old kernels.
+    crate::preflight::io_uring()?;
     let engine = Engine::from_file(&args.rules)?;
+    let rule_count = engine.rules().rules.len();
     log!(Level::Info, "loaded {}", args.rules.display());
     let mut cfg = ServerConfig::new(args.listen);
     if let Some(CpuList(cpus)) = args.cpus {
@@ -86,7 +91,13 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     cfg.max_frame_size = args.max_frame_size;
     cfg.max_connections = args.max_connections;
     cfg.stats_interval = Duration::from_secs(args.stats_interval);
-    server::run(cfg, Arc::new(engine))?;
+    let (shards, rules) = (cfg.shards, args.rules.display().to_string());
+    server::run(cfg, Arc::new(engine), |s| {
+        notify::ready(&format!(
+            "serving {rule_count} rules from {rules} on {} with {shards} shard(s)",
+            s.local_addr()
+        ));
+    })?;
     Ok(())
 }
 

@@ -427,12 +427,16 @@ fn proc_net_addr_hex(ip: std::net::IpAddr) -> String {
         .collect()
 }
 
-/// Starts the server, stops it on SIGTERM/SIGINT (a second SIGINT exits at once), waits, and
-/// returns the merged statistics.
+/// Starts the server, calls `on_ready` once every shard listens, stops on SIGTERM/SIGINT (a
+/// second SIGINT exits at once), waits, and returns the merged statistics.
 ///
 /// # Errors
 /// [`StartError`] when start-up fails.
-pub fn run<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Summary, StartError> {
+pub fn run<I: Inspector>(
+    cfg: ServerConfig,
+    inspector: Arc<I>,
+    on_ready: impl FnOnce(&Server),
+) -> Result<Summary, StartError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let flag = Arc::new(AtomicBool::new(false));
     // Installed before the first shard accepts, so no signal finds the default action.
@@ -443,6 +447,7 @@ pub fn run<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Summary
         .and_then(|_| signal_hook::flag::register(SIGTERM, flag.clone()))
         .map_err(|e| StartError::Shard(0, format!("cannot install signal handlers: {e}")))?;
     let server = Server::start_with_flag(cfg, inspector, flag)?;
+    on_ready(&server);
     let summary = server.wait();
     log!(Level::Info, "stopped");
     Ok(summary)

@@ -17,6 +17,8 @@ mod adapters;
 mod agreement;
 // End to end with the real Debian HAProxy in front of the agent.
 mod haproxy;
+// The systemd unit, the seccomp profiles, the Debian package, readiness notification.
+mod deploy;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
