@@ -521,3 +521,163 @@ fn debian_package_installs_and_the_installed_agent_answers() {
         panic!("the installed agent exited {s:?}: {log:?}");
     }
 }
+
+fn kube_dir() -> PathBuf {
+    repo_root().join("deploy/kubernetes")
+}
+
+/// The manifests the kustomization lists (every YAML file beside it).
+fn manifests() -> Vec<PathBuf> {
+    let k: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(kube_dir().join("kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    let listed: Vec<PathBuf> = k["resources"]
+        .as_sequence()
+        .expect("resources")
+        .iter()
+        .map(|r| kube_dir().join(r.as_str().unwrap()))
+        .collect();
+    let mut on_disk: Vec<PathBuf> = std::fs::read_dir(kube_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "yaml") && !p.ends_with("kustomization.yaml")
+        })
+        .collect();
+    on_disk.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, on_disk,
+        "the kustomization must list every manifest"
+    );
+    listed
+}
+
+fn kubernetes_validate() -> Option<PathBuf> {
+    let local = repo_root().join("target/tools/kubernetes-validate/bin/kubernetes-validate");
+    if local.exists() {
+        return Some(local);
+    }
+    has("kubernetes-validate").then(|| PathBuf::from("kubernetes-validate"))
+}
+
+#[test]
+fn kubernetes_manifests_validate_offline_against_1_30_and_later() {
+    let name = "kubernetes_manifests_validate_offline_against_1_30_and_later";
+    let files = manifests();
+    let Some(kv) = kubernetes_validate() else {
+        return skip(
+            name,
+            "kubernetes-validate absent: run tests/setup-debian.sh (PyPI)",
+        );
+    };
+    for version in ["1.30.0", "1.33.0", "1.37.0"] {
+        let o = Command::new(&kv)
+            .args(["--strict", "-k", version])
+            .args(&files)
+            .output()
+            .unwrap();
+        let out =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "Kubernetes {version}:\n{out}");
+        assert_eq!(
+            out.matches(" passed for resource ").count(),
+            files.len(),
+            "{out}"
+        );
+        assert!(!out.contains("WARN") && !out.contains("ERROR"), "{out}");
+    }
+}
+
+#[test]
+fn the_daemonset_is_host_network_pinned_and_never_unconfined() {
+    let text = std::fs::read_to_string(kube_dir().join("daemonset.yaml")).unwrap();
+    let ds: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["hostNetwork"], true);
+    assert_eq!(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+    assert!(pod["nodeSelector"].is_mapping() && pod["tolerations"].is_sequence());
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "Localhost"
+    );
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["localhostProfile"],
+        "spoa-waf.json"
+    );
+    assert!(!text.contains("Unconfined"));
+    let containers = pod["containers"].as_sequence().unwrap();
+    for c in containers
+        .iter()
+        .chain(pod["initContainers"].as_sequence().unwrap())
+    {
+        // Guaranteed QoS (and exclusive cores under the static CPU manager): requests = limits.
+        assert_eq!(
+            c["resources"]["requests"], c["resources"]["limits"],
+            "{:?}",
+            c["name"]
+        );
+    }
+    let agent = &containers[0];
+    let port = &agent["ports"][0];
+    assert_eq!(
+        (port["name"].as_str(), port["hostPort"].as_u64()),
+        (Some("spop"), Some(12345))
+    );
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert!(agent[probe].is_mapping(), "{probe}");
+    }
+    let sidecar = containers
+        .iter()
+        .find(|c| c["name"] == "audit-log")
+        .expect("audit-log sidecar");
+    let cmd = serde_yaml::to_string(&sidecar["args"]).unwrap();
+    assert!(
+        cmd.contains("tail -n+1 -f /var/log/modsec_audit.log"),
+        "{cmd}"
+    );
+    let vols = serde_yaml::to_string(&pod["volumes"]).unwrap();
+    assert!(
+        vols.contains("hostPath") && vols.contains("/var/cache/spoa-waf"),
+        "{vols}"
+    );
+    assert!(
+        vols.contains("configMap") && vols.contains("emptyDir"),
+        "{vols}"
+    );
+}
+
+/// The rules ConfigMap loads: its files written out, the image's paths pointed at this checkout.
+#[test]
+fn the_rules_configmap_loads() {
+    let cm: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(kube_dir().join("rules-configmap.yaml")).unwrap(),
+    )
+    .unwrap();
+    let dir = temp_dir("k8s-rules");
+    for (k, v) in cm["data"].as_mapping().unwrap() {
+        let text = v
+            .as_str()
+            .unwrap()
+            .replace("/etc/spoa-waf/rules/", &format!("{}/", dir.display()))
+            .replace(
+                "/etc/spoa-waf/modsecurity-base.conf",
+                &repo_root()
+                    .join("rules/modsecurity-base.conf")
+                    .display()
+                    .to_string(),
+            );
+        std::fs::write(dir.join(k.as_str().unwrap()), text).unwrap();
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_spoa-waf"))
+        .arg("test-config")
+        .arg("--rules")
+        .arg(dir.join("spoa-waf.conf"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
