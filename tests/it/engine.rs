@@ -19,7 +19,7 @@ fn every_crs_file_parses() {
     let mut files = Vec::new();
     for v in ["v3.3.4", "v4.28.0"] {
         let Some(crs) = crate::crs4::crs_or_skip(v, "every_crs_file_parses") else {
-            continue;
+            return;
         };
         files.extend(conf_files(&crs.join("rules")));
         files.push(crs.join("crs-setup.conf.example"));
