@@ -375,7 +375,7 @@ fn build_deb(out: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let o = Command::new(cargo)
         .current_dir(repo_root())
-        .args(["deb", "--no-build", "--profile", &profile, "-o"])
+        .args(["deb", "--no-build", "--strip", "--profile", &profile, "-o"])
         .arg(out)
         .output()
         .map_err(|e| e.to_string())?;
