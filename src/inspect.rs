@@ -202,6 +202,29 @@ pub trait Inspector: Send + Sync + 'static {
 
     /// Runs the response phases (3 and 4) on one response.
     fn inspect_response(&self, scratch: &mut Self::Scratch, res: &HttpResponse<'_>) -> Verdict;
+
+    /// [`Inspector::inspect_request`] for the application HAProxy named (coraza `app`); an
+    /// inspector without applications ignores the name.
+    fn inspect_request_in(
+        &self,
+        scratch: &mut Self::Scratch,
+        app: Option<&[u8]>,
+        req: &HttpRequest<'_>,
+    ) -> Verdict {
+        let _ = app;
+        self.inspect_request(scratch, req)
+    }
+
+    /// [`Inspector::inspect_response`] for the application HAProxy named.
+    fn inspect_response_in(
+        &self,
+        scratch: &mut Self::Scratch,
+        app: Option<&[u8]>,
+        res: &HttpResponse<'_>,
+    ) -> Verdict {
+        let _ = app;
+        self.inspect_response(scratch, res)
+    }
 }
 
 #[cfg(test)]

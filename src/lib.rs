@@ -29,6 +29,8 @@ pub mod cmd;
 #[cfg(feature = "engine")]
 pub mod compile;
 #[cfg(feature = "engine")]
+pub mod config;
+#[cfg(feature = "engine")]
 pub mod engine;
 #[cfg(feature = "engine")]
 pub mod eval;
@@ -43,9 +45,12 @@ pub mod notify;
 pub mod ops;
 #[cfg(feature = "engine")]
 pub mod preflight;
+pub mod reload;
 #[cfg(feature = "engine")]
 pub mod seclang;
 #[cfg(feature = "engine")]
 pub mod server;
 #[cfg(feature = "engine")]
 pub mod transform;
+#[cfg(feature = "engine")]
+pub mod txstore;

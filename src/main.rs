@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the SPOP agent.
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Evaluate a request corpus offline and print one JSON result per request.
     Check(cmd::check::CheckArgs),
     /// Parse and compile a configuration; exit non-zero on any error.
@@ -29,7 +29,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(a) => cmd::serve::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
         Command::Check(a) => cmd::check::run(a),
         Command::TestConfig(a) => cmd::test_config::run(a),
     };

@@ -50,6 +50,15 @@ fn port(v: TypedData<'_>, why: &'static str) -> Result<u16, AdapterError> {
     }
 }
 
+/// The `app` argument (coraza-spoa's application selector, `app=str(name)` or
+/// `app=hdr(host)`); `None` when absent, NULL or not a string.
+pub fn app<'a>(msg: &Message<'a>) -> Option<&'a [u8]> {
+    msg.args().find_map(|(name, v)| match (name, v) {
+        (b"app", TypedData::String(s)) => Some(s),
+        _ => None,
+    })
+}
+
 /// Reads a `coraza-req` message.
 pub fn parse_request<'a>(msg: &Message<'a>) -> Result<HttpRequest<'a>, AdapterError> {
     if msg.nb_args == 8 && msg.args().all(|(name, _)| name.is_empty()) {

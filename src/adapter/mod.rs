@@ -185,8 +185,9 @@ impl<I: Inspector> Adapter<I> {
             }
             coraza::CORAZA_REQ => {
                 let req = coraza::parse_request(msg).map_err(|e| (e, Dialect::Coraza))?;
+                let app = coraza::app(msg);
                 let v = self
-                    .guarded(|i, s| i.inspect_request(s, &req))
+                    .guarded(|i, s| i.inspect_request_in(s, app, &req))
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, req.unique_id);
                 count(outcome, &v);
@@ -194,8 +195,9 @@ impl<I: Inspector> Adapter<I> {
             }
             coraza::CORAZA_RES => {
                 let res = coraza::parse_response(msg).map_err(|e| (e, Dialect::Coraza))?;
+                let app = coraza::app(msg);
                 let v = self
-                    .guarded(|i, s| i.inspect_response(s, &res))
+                    .guarded(|i, s| i.inspect_response_in(s, app, &res))
                     .map_err(|e| (e, Dialect::Coraza))?;
                 reply::coraza_verdict(out, &v, None);
                 count(outcome, &v);

@@ -9,37 +9,81 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::apps::{Applications, Store};
+use crate::config::FileConfig;
 use crate::engine::Engine;
 use crate::notify;
+use crate::reload;
 use crate::server::log::{log, Level};
 use crate::server::{self, ServerConfig, DEFAULT_MAX_CONNECTIONS};
 use crate::spop::session::DEFAULT_MAX_FRAME_SIZE;
 
-/// Arguments of `spoa-waf serve`.
+/// Arguments of `spoa-waf serve`. Every setting except `--rules`/`--config` can also be set
+/// in the `--config` file (same name, `_` for `-`); a flag given here wins over the file.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["rules", "config"])))]
 pub struct ServeArgs {
-    /// Address to listen on (`IP:PORT`).
-    #[arg(long, default_value = "0.0.0.0:12345")]
-    pub listen: SocketAddr,
-    /// SecLang configuration to load.
+    /// SecLang configuration to load (one application, `default`).
     #[arg(long)]
-    pub rules: PathBuf,
+    pub rules: Option<PathBuf>,
+    /// coraza-spoa v0.7 YAML configuration (applications, bind, ...), read unchanged.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on: `IP:PORT` (default 0.0.0.0:12345) or `unix:/path`.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// The CRS 4 directory `@owasp_crs/` and `@crs-setup.conf.example` resolve to (default
+    /// /usr/share/modsecurity-crs).
+    #[arg(long)]
+    pub crs_dir: Option<PathBuf>,
+    /// With --rules: keep each coraza-req transaction for its coraza-res.
+    #[arg(long)]
+    pub response_check: bool,
+    /// With --rules: how long a transaction waits for its response (default 60000).
+    #[arg(long)]
+    pub transaction_ttl_ms: Option<u64>,
+    /// Transactions kept for responses at most, over all shards (default 65536).
+    #[arg(long)]
+    pub max_transactions: Option<usize>,
     /// Number of shards (default: one per available CPU, or one per --cpus entry).
     #[arg(long)]
     pub shards: Option<usize>,
     /// CPUs to pin shards to, e.g. `0-3,6` (default: all available CPUs).
-    #[arg(long, value_parser = parse_cpu_list)]
-    pub cpus: Option<CpuList>,
+    #[arg(long)]
+    pub cpus: Option<String>,
     /// Largest SPOP frame accepted; HAProxy's HELLO may lower it (its default is 16380 =
     /// tune.bufsize - 4). Raise it together with HAProxy's tune.bufsize for large bodies.
-    #[arg(long, default_value_t = DEFAULT_MAX_FRAME_SIZE)]
-    pub max_frame_size: u32,
-    /// Connections per shard; further connections get AGENT-DISCONNECT 13.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
-    pub max_connections: usize,
-    /// Seconds between statistics lines (counters and latency percentiles).
-    #[arg(long, default_value_t = 60)]
-    pub stats_interval: u64,
+    #[arg(long)]
+    pub max_frame_size: Option<u32>,
+    /// Connections per shard; further connections get AGENT-DISCONNECT 13 (default 4096).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds between statistics lines (default 60).
+    #[arg(long)]
+    pub stats_interval: Option<u64>,
+    /// Close connections that send no HAPROXY-HELLO within this time (default 10000).
+    #[arg(long)]
+    pub hello_timeout_ms: Option<u64>,
+    /// Close connections idle this long after HELLO (default 0: never; HAProxy's own
+    /// `timeout idle` closes its side).
+    #[arg(long)]
+    pub idle_timeout_ms: Option<u64>,
+    /// Reload when the rules' or config's directory changes (SIGHUP always reloads).
+    /// Kubernetes ConfigMap updates are symlink swaps in that directory.
+    #[arg(long)]
+    pub watch: bool,
+    /// More files or directories to watch (repeatable; implies --watch).
+    #[arg(long = "watch-path", value_name = "PATH")]
+    pub watch_paths: Vec<PathBuf>,
+    /// How often watched paths are checked, in milliseconds (default 1000).
+    #[arg(long)]
+    pub watch_interval_ms: Option<u64>,
+    /// Permissions of a unix socket, octal (default 660).
+    #[arg(long)]
+    pub socket_mode: Option<String>,
+    /// Owner of a unix socket, `user[:group]` (names or numbers).
+    #[arg(long)]
+    pub socket_owner: Option<String>,
 }
 
 /// A parsed `--cpus` list.
@@ -72,38 +116,331 @@ pub fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
     Ok(CpuList(cpus))
 }
 
-/// Runs the agent until SIGTERM/SIGINT.
+/// Everything `serve` needs, flags merged over the file.
+struct Settings {
+    server: ServerConfig,
+    watch: Vec<PathBuf>,
+    watch_interval: Duration,
+    crs_dir: PathBuf,
+    max_transactions: usize,
+}
+
+fn settings(args: &ServeArgs, file: Option<&FileConfig>) -> Result<Settings, String> {
+    let f = file.cloned().unwrap_or_default();
+    let listen = args
+        .listen
+        .clone()
+        .or(f.bind.clone())
+        .unwrap_or_else(|| "0.0.0.0:12345".into());
+    let mut cfg = match parse_listen(&listen)? {
+        Listen::Tcp(a) => ServerConfig::new(a),
+        Listen::Unix(path) => {
+            let mut c = ServerConfig::new("127.0.0.1:0".parse().expect("literal"));
+            let mode = args
+                .socket_mode
+                .as_ref()
+                .or(f.socket_mode.as_ref())
+                .map(|m| {
+                    u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or_else(|| format!("--socket-mode {m:?}: expected octal, e.g. 660"))
+                })
+                .transpose()?
+                .unwrap_or(0o660);
+            let owner = args
+                .socket_owner
+                .as_ref()
+                .or(f.socket_owner.as_ref())
+                .map(|o| parse_owner(o))
+                .transpose()?;
+            c.unix = Some(crate::server::UnixSocket { path, mode, owner });
+            c
+        }
+    };
+    if let Some(ms) = args.idle_timeout_ms.or(f.idle_timeout_ms) {
+        cfg.idle_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+    }
+    if let Some(c) = args.cpus.as_ref().or(f.cpus.as_ref()) {
+        let CpuList(cpus) = parse_cpu_list(c)?;
+        cfg.shards = cpus.len();
+        cfg.cpus = Some(cpus);
+    }
+    if let Some(n) = args.shards.or(f.shards) {
+        cfg.shards = n;
+    }
+    cfg.max_frame_size = args
+        .max_frame_size
+        .or(f.max_frame_size)
+        .unwrap_or(DEFAULT_MAX_FRAME_SIZE);
+    cfg.max_connections = args
+        .max_connections
+        .or(f.max_connections)
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    cfg.stats_interval =
+        Duration::from_secs(args.stats_interval.or(f.stats_interval).unwrap_or(60));
+    if let Some(ms) = args.hello_timeout_ms.or(f.hello_timeout_ms) {
+        cfg.hello_timeout = Duration::from_millis(ms);
+    }
+    let source = args.config.as_ref().or(args.rules.as_ref());
+    let mut watch = args.watch_paths.clone();
+    watch.extend(f.watch_paths.iter().cloned());
+    if args.watch || f.watch == Some(true) || !watch.is_empty() {
+        if let Some(src) = source {
+            watch.push(watch_dir_of(src));
+        }
+    }
+    let base = args
+        .config
+        .as_deref()
+        .map(watch_dir_of)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let crs_dir = args
+        .crs_dir
+        .clone()
+        .or(f.crs_dir.map(|d| base.join(d)))
+        .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_CRS_DIR));
+    Ok(Settings {
+        server: cfg,
+        watch,
+        watch_interval: Duration::from_millis(
+            args.watch_interval_ms
+                .or(f.watch_interval_ms)
+                .unwrap_or(1000)
+                .max(10),
+        ),
+        crs_dir,
+        max_transactions: args
+            .max_transactions
+            .or(f.max_transactions)
+            .unwrap_or(crate::config::apps::DEFAULT_MAX_TRANSACTIONS),
+    })
+}
+
+enum Listen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// `IP:PORT`, `host:port`, `unix:/path` or coraza-spoa's `unix:///path`.
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    use std::net::ToSocketAddrs;
+    if let Some(rest) = s.strip_prefix("unix:") {
+        // `unix:///run/x.sock` (a URL) and `unix:/run/x.sock` name the same file.
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(format!("--listen/bind {s:?}: no socket path"));
+        }
+        return Ok(Listen::Unix(PathBuf::from(path)));
+    }
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(Listen::Tcp)
+        .ok_or_else(|| format!("--listen/bind {s:?}: expected IP:PORT or unix:/path"))
+}
+
+/// `user[:group]`, names (from /etc/passwd, /etc/group) or numbers.
+fn parse_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
+    let (user, group) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let lookup = |file: &str, name: &str| -> Result<Option<u32>, String> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(n) = name.parse() {
+            return Ok(Some(n));
+        }
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    let mut f = l.split(':');
+                    (f.next() == Some(name)).then(|| f.nth(1)?.parse().ok())?
+                })
+            })
+            .map(Some)
+            .ok_or_else(|| format!("--socket-owner {s:?}: no {name:?} in {file}"))
+    };
+    Ok((
+        lookup("/etc/passwd", user)?,
+        lookup("/etc/group", group.unwrap_or(""))?,
+    ))
+}
+
+/// Runs the agent until SIGTERM/SIGINT; SIGHUP (and `--watch`) reload the rules.
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Before the rules compile (seconds when the cache is cold): a refused io_uring is the
     // first thing to know, and glommio would only panic about old kernels.
     crate::preflight::io_uring()?;
-    let engine = Engine::from_file(&args.rules)?;
-    let rule_count = engine.rules().rules.len();
-    log!(Level::Info, "loaded {}", args.rules.display());
-    let mut cfg = ServerConfig::new(args.listen);
-    if let Some(CpuList(cpus)) = args.cpus {
-        cfg.shards = cpus.len();
-        cfg.cpus = Some(cpus);
+    let file = match &args.config {
+        Some(p) => Some(FileConfig::load(p)?),
+        None => None,
+    };
+    let st = settings(&args, file.as_ref())?;
+    if let Some(f) = &file {
+        for note in f.unsupported() {
+            log!(Level::Info, "{note}");
+        }
     }
-    if let Some(n) = args.shards {
-        cfg.shards = n;
+    // One store for every generation: a response after a reload still finds its request.
+    let store = Arc::new(Store::new(st.max_transactions));
+    let kept = store.clone();
+    let mut build: Box<dyn FnMut() -> Result<Arc<Applications>, String> + Send> =
+        match (&args.config, &args.rules) {
+            (Some(path), _) => {
+                let (path, crs) = (path.clone(), st.crs_dir.clone());
+                Box::new(move || {
+                    let cfg = FileConfig::load(&path).map_err(|e| e.to_string())?;
+                    Applications::build(&cfg, &path, &crs)
+                        .map(|a| Arc::new(a.with_store(kept.clone())))
+                })
+            }
+            (None, Some(rules)) => {
+                let rules = rules.clone();
+                let check = args.response_check;
+                let ttl = Duration::from_millis(
+                    args.transaction_ttl_ms
+                        .unwrap_or(crate::config::DEFAULT_TTL_MS),
+                );
+                Box::new(move || {
+                    Engine::from_file(&rules)
+                        .map(|e| {
+                            Arc::new(Applications::single(e, check, ttl).with_store(kept.clone()))
+                        })
+                        .map_err(|e| e.to_string())
+                })
+            }
+            (None, None) => unreachable!("clap requires --rules or --config"),
+        };
+    let first = build()?;
+    for a in first.apps() {
+        log!(
+            Level::Info,
+            "application {:?}{}: response_check {}, transaction_ttl_ms {}",
+            a.name,
+            if std::ptr::eq(a, first.default_app()) {
+                " (default)"
+            } else {
+                ""
+            },
+            a.response_check,
+            a.ttl.as_millis()
+        );
     }
-    cfg.max_frame_size = args.max_frame_size;
-    cfg.max_connections = args.max_connections;
-    cfg.stats_interval = Duration::from_secs(args.stats_interval);
-    let (shards, rules) = (cfg.shards, args.rules.display().to_string());
-    server::run(cfg, Arc::new(engine), |s| {
-        notify::ready(&format!(
-            "serving {rule_count} rules from {rules} on {} with {shards} shard(s)",
-            s.local_addr()
-        ));
+    log!(
+        Level::Info,
+        "loaded {} ({} application(s), {} compilation(s))",
+        args.config
+            .as_ref()
+            .or(args.rules.as_ref())
+            .map_or_else(String::new, |p| p.display().to_string()),
+        first.apps().len(),
+        first.compilations()
+    );
+    let source = args
+        .config
+        .as_ref()
+        .or(args.rules.as_ref())
+        .map_or_else(String::new, |p| p.display().to_string());
+    serve(
+        st.server,
+        first,
+        build,
+        &st.watch,
+        st.watch_interval,
+        &source,
+    )?;
+    let k = store.stats();
+    log!(
+        Level::Info,
+        "transactions for responses: kept={} joined={} expired={} evicted={} unknown_responses={}",
+        k.kept,
+        k.joined,
+        k.expired,
+        k.evicted,
+        k.unknown
+    );
+    Ok(())
+}
+
+/// What else hears about reloads (e.g. systemd's `RELOADING=1`/`READY=1`); each module adds
+/// its [`reload::Hook`] here.
+fn reload_hooks() -> Vec<reload::Hook> {
+    vec![Box::new(|e: &reload::ReloadEvent| match e {
+        reload::ReloadEvent::Started(_) => notify::reloading("reloading the rules"),
+        reload::ReloadEvent::Done { generation, shards } => notify::ready(&format!(
+            "serving rule set generation {generation} on {shards} shard(s)"
+        )),
+        reload::ReloadEvent::Failed { reason } => {
+            notify::ready(&format!("reload failed, the previous rules stay: {reason}"))
+        }
+    })]
+}
+
+/// The directory holding `file` (what `--watch` watches: a ConfigMap swap replaces the
+/// directory's `..data` link, not the file).
+fn watch_dir_of(file: &std::path::Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Starts the server with `first`, reloads with `build` on SIGHUP and on changes of `watch`,
+/// and runs until SIGTERM/SIGINT.
+fn serve<I: crate::inspect::Inspector>(
+    cfg: ServerConfig,
+    first: Arc<I>,
+    build: Box<dyn FnMut() -> Result<Arc<I>, String> + Send>,
+    watch: &[PathBuf],
+    watch_interval: Duration,
+    source: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let stop = server::install_stop_signals()?;
+    let sighup = reload::Sighup::install()?;
+    let shards = cfg.shards;
+    let (server, swap) = server::Server::start_with_flag(cfg, first, stop)?;
+    notify::ready(&format!(
+        "serving {source} (rule set generation 1) on {} with {shards} shard(s)",
+        server.local_addr()
+    ));
+    let handle = reload::spawn(reload::Reloader {
+        build,
+        swap,
+        hooks: reload_hooks(),
     })?;
+    sighup.forward_to(handle.clone())?;
+    if !watch.is_empty() {
+        reload::watch::spawn(watch.to_vec(), watch_interval, handle)?;
+    }
+    server.wait();
+    log!(Level::Info, "stopped");
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_cpu_list;
+
+    #[test]
+    fn listen_addresses_and_owners() {
+        use super::{parse_listen, parse_owner, Listen};
+        assert!(
+            matches!(parse_listen("unix:///run/w.sock"), Ok(Listen::Unix(p)) if p.to_str() == Some("/run/w.sock"))
+        );
+        assert!(
+            matches!(parse_listen("unix:/run/w.sock"), Ok(Listen::Unix(p)) if p.to_str() == Some("/run/w.sock"))
+        );
+        assert!(matches!(parse_listen("127.0.0.1:9000"), Ok(Listen::Tcp(a)) if a.port() == 9000));
+        assert!(parse_listen("unix:").is_err());
+        assert!(parse_listen("nonsense").is_err());
+        assert_eq!(parse_owner("0:0").unwrap(), (Some(0), Some(0)));
+        assert_eq!(parse_owner("root").unwrap(), (Some(0), None));
+        assert!(parse_owner("no-such-user-xyz").is_err());
+    }
 
     #[test]
     fn cpu_lists() {

@@ -51,6 +51,19 @@ impl Engine {
         })
     }
 
+    /// Compiles an already parsed configuration (an application's directives).
+    pub fn from_config(cfg: crate::seclang::Config) -> Result<Self, LoadError> {
+        let opts = compile::CompileOptions {
+            cache_dir: default_cache_dir(),
+        };
+        let rules = compile::compile_with(cfg, &opts).map_err(|e| LoadError {
+            message: e.to_string(),
+        })?;
+        Ok(Engine {
+            rules: Arc::new(rules),
+        })
+    }
+
     /// Wraps an already compiled rule set.
     pub fn from_rules(rules: Arc<RuleSet>) -> Self {
         Engine { rules }
@@ -104,6 +117,43 @@ impl Engine {
         v
     }
 
+    /// Runs the request phases and, unless the request was interrupted, keeps the transaction
+    /// for its response instead of finishing it: the logging phase runs after the response
+    /// ([`Engine::continue_response`]), as in one libmodsecurity3 transaction. The kept
+    /// transaction owns its buffers; the shard's scan cache stays with the shard.
+    pub fn inspect_request_keep(
+        &self,
+        scratch: &mut EngineScratch,
+        req: &HttpRequest<'_>,
+    ) -> (Verdict, Option<Transaction>) {
+        let mut tx = self.run_request(scratch, req);
+        if tx.disruption().is_some() {
+            return (self.finish(scratch, &mut tx), None);
+        }
+        let v = tx.verdict(inbound_score(&tx));
+        tx.clear_reported();
+        scratch.scan = std::mem::take(&mut tx.scan);
+        (v, Some(tx))
+    }
+
+    /// Continues a transaction kept by [`Engine::inspect_request_keep`] with its response:
+    /// phases 3 and 4 see the request's TX variables, scores and `ctl` decisions; then the
+    /// logging phase. `scratch` must be one this engine made.
+    pub fn continue_response(
+        &self,
+        scratch: &mut EngineScratch,
+        mut tx: Transaction,
+        res: &HttpResponse<'_>,
+    ) -> Verdict {
+        tx.scan = self.take_scan(scratch);
+        self.run_response(&mut tx, res);
+        let rs = &*self.rules;
+        tx.run_phase(rs, 5);
+        let v = tx.verdict(outbound_score(&tx));
+        self.give_back(scratch, &mut tx);
+        v
+    }
+
     /// A reset transaction holding the shard's buffers and scan cache.
     fn take_tx(&self, scratch: &mut EngineScratch) -> Transaction {
         let mut tx = std::mem::take(&mut scratch.tx);
@@ -147,6 +197,13 @@ impl Engine {
 pub fn inbound_score(tx: &Transaction) -> i64 {
     tx.tx_int("blocking_inbound_anomaly_score")
         .or_else(|| tx.tx_int("anomaly_score"))
+        .unwrap_or(0)
+}
+
+/// The outbound anomaly score CRS computed (v4 name first, then 3.3's).
+pub fn outbound_score(tx: &Transaction) -> i64 {
+    tx.tx_int("blocking_outbound_anomaly_score")
+        .or_else(|| tx.tx_int("outbound_anomaly_score"))
         .unwrap_or(0)
 }
 
@@ -260,11 +317,7 @@ impl Inspector for Engine {
         tx.load_response(rs, res);
         tx.run_phase(rs, 3);
         tx.run_phase(rs, 4);
-        let score = tx
-            .tx_int("blocking_outbound_anomaly_score")
-            .or_else(|| tx.tx_int("outbound_anomaly_score"))
-            .unwrap_or(0);
-        let v = tx.verdict(score);
+        let v = tx.verdict(outbound_score(&tx));
         self.give_back(scratch, &mut tx);
         v
     }

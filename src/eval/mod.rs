@@ -893,6 +893,13 @@ impl Transaction {
         &self.logged
     }
 
+    /// Forgets the log lines and logged ids reported so far: a transaction that continues
+    /// with its response reports only what the response phases add.
+    pub fn clear_reported(&mut self) {
+        self.logged.clear();
+        self.log_lines.clear();
+    }
+
     /// The interruption, if any.
     pub fn disruption(&self) -> Option<&Disruption> {
         self.disruption.as_ref()

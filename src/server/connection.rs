@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
+use futures_lite::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 
 use crate::adapter::{AdapterError, Sink};
 use crate::inspect::Inspector;
@@ -29,6 +29,7 @@ const MIN_READ: usize = 4 << 10;
 enum Interrupt {
     Shutdown,
     HelloTimeout,
+    IdleTimeout,
 }
 
 struct LogSink<'a> {
@@ -49,12 +50,20 @@ impl Sink for LogSink<'_> {
     }
 }
 
-/// Serves one connection until the peer or we close it.
-pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>) {
+/// The peer of a TCP connection, for logs.
+pub(crate) fn tcp_peer(stream: &glommio::net::TcpStream) -> String {
     let _ = stream.set_nodelay(true);
-    let peer = stream
+    stream
         .peer_addr()
-        .map_or_else(|_| "?".to_string(), |a: SocketAddr| a.to_string());
+        .map_or_else(|_| "?".to_string(), |a: SocketAddr| a.to_string())
+}
+
+/// Serves one connection (TCP or unix) until the peer or we close it.
+pub(crate) async fn serve<I: Inspector, S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: String,
+    shard: &Shard<I>,
+) {
     let mut session = Session::new(SessionConfig {
         max_frame_size: shard.max_frame_size,
     });
@@ -64,18 +73,25 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
     let opened = Instant::now();
     loop {
         make_room(&mut buf, &mut start, &mut end, session.max_frame_size());
-        let hello_deadline =
-            (session.state() == State::AwaitHello).then(|| opened + shard.hello_timeout);
+        // Before HELLO: the hello timeout from the connection's start; after it, the idle
+        // timeout (if any) from the last read.
+        let deadline = if session.state() == State::AwaitHello {
+            Some((opened + shard.hello_timeout, Interrupt::HelloTimeout))
+        } else {
+            shard
+                .idle_timeout
+                .map(|d| (Instant::now() + d, Interrupt::IdleTimeout))
+        };
         let interrupt = async {
-            match hello_deadline {
-                Some(at) => match race(
+            match deadline {
+                Some((at, why)) => match race(
                     shard.stopped(),
                     glommio::timer::sleep(at.saturating_duration_since(Instant::now())),
                 )
                 .await
                 {
                     Either::Left(()) => Interrupt::Shutdown,
-                    Either::Right(()) => Interrupt::HelloTimeout,
+                    Either::Right(()) => why,
                 },
                 None => {
                     shard.stopped().await;
@@ -96,6 +112,7 @@ pub(crate) async fn serve<I: Inspector>(mut stream: TcpStream, shard: &Shard<I>)
                 let step = match why {
                     Interrupt::Shutdown => session.shutdown(&mut out),
                     Interrupt::HelloTimeout => session.hello_timeout(&mut out),
+                    Interrupt::IdleTimeout => session.idle_timeout(&mut out),
                 };
                 if let Step::Close(reason) = step {
                     if !out.is_empty() {
@@ -194,6 +211,13 @@ fn on_close(reason: CloseReason, peer: &str, m: &mut ShardMetrics) {
             log!(
                 Level::Warn,
                 "no HAPROXY-HELLO from {peer} in time; sent AGENT-DISCONNECT 2 (timeout)"
+            );
+        }
+        CloseReason::IdleTimeout => {
+            m.counters.disconnects_sent += 1;
+            log!(
+                Level::Info,
+                "{peer} sent nothing for the idle timeout; sent AGENT-DISCONNECT 2 (timeout)"
             );
         }
     }

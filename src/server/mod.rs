@@ -2,8 +2,9 @@
 //!
 //! Owns start-up (validation, a socket2 pre-flight bind that turns "port in use" into a clear
 //! error and resolves port 0, a locked-memory check, one executor thread per shard), the running
-//! [`Server`] handle, graceful shutdown and SIGTERM/SIGINT ([`run`]). It is the only module that
-//! touches sockets, glommio or signals. Shared state is immutable (`Arc<I>`, the config); each
+//! [`Server`] handle, graceful shutdown and SIGTERM/SIGINT ([`run`]), the unix listener
+//! ([`unix`]), the idle timeout, and the per-shard install channel a reload uses ([`swap`]). It is
+//! the only module that touches sockets or glommio (SIGHUP belongs to `reload`). Shared state is immutable (`Arc<I>`, the config); each
 //! shard owns its adapter scratch and metrics in `Rc<RefCell<_>>`: no lock or atomic on the
 //! request path (the only atomic is the shutdown flag, polled by a background task).
 //! Generic over [`Inspector`], so tests run it with a test double.
@@ -11,6 +12,10 @@
 pub mod connection;
 pub mod log;
 pub mod shard;
+pub mod swap;
+pub mod unix;
+
+pub use self::unix::UnixSocket;
 
 use std::fmt;
 use std::io;
@@ -61,6 +66,11 @@ pub struct ServerConfig {
     /// A connection without HAPROXY-HELLO by then gets AGENT-DISCONNECT 2 and is closed, so idle
     /// sockets cannot hold connection slots (HAProxy sends HELLO at once).
     pub hello_timeout: Duration,
+    /// A connection that sends nothing this long after HELLO gets AGENT-DISCONNECT 2 and is
+    /// closed; `None`: never (HAProxy's `timeout idle` closes its side first).
+    pub idle_timeout: Option<Duration>,
+    /// Listen on this unix socket instead of `listen`.
+    pub unix: Option<UnixSocket>,
 }
 
 impl ServerConfig {
@@ -75,6 +85,8 @@ impl ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             stats_interval: Duration::from_secs(60),
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            idle_timeout: None,
+            unix: None,
         }
     }
 
@@ -227,14 +239,30 @@ impl Server {
     /// # Errors
     /// [`StartError`] with an operator-facing fix for each failure.
     pub fn start<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Server, StartError> {
+        Self::start_swappable(cfg, inspector).map(|(s, _)| s)
+    }
+
+    /// [`Server::start`], also returning the handle that hands every shard a new inspector
+    /// (hot reload).
+    ///
+    /// # Errors
+    /// [`StartError`] with an operator-facing fix for each failure.
+    pub fn start_swappable<I: Inspector>(
+        cfg: ServerConfig,
+        inspector: Arc<I>,
+    ) -> Result<(Server, swap::InspectorSwap<I>), StartError> {
         Self::start_with_flag(cfg, inspector, Arc::new(AtomicBool::new(false)))
     }
 
-    fn start_with_flag<I: Inspector>(
+    /// [`Server::start_swappable`] stopped by `stop` (the flag [`install_stop_signals`] sets).
+    ///
+    /// # Errors
+    /// [`StartError`] with an operator-facing fix for each failure.
+    pub fn start_with_flag<I: Inspector>(
         cfg: ServerConfig,
         inspector: Arc<I>,
         stop: Arc<AtomicBool>,
-    ) -> Result<Server, StartError> {
+    ) -> Result<(Server, swap::InspectorSwap<I>), StartError> {
         cfg.validate()?;
         if let Some(have) = memlock_limit() {
             let need = (cfg.shards as u64 * MEMLOCK_PER_SHARD).max(MEMLOCK_MIN);
@@ -242,7 +270,20 @@ impl Server {
                 return Err(StartError::MemlockTooLow { have, need });
             }
         }
-        let listen = preflight_bind(cfg.listen)?;
+        let listen = match cfg.unix {
+            Some(_) => cfg.listen,
+            None => preflight_bind(cfg.listen)?,
+        };
+        // Unix socket: shard 0 accepts and sends each connection to a shard's receiver.
+        let mut unix_rx: Vec<glommio::channels::shared_channel::SharedReceiver<_>> = Vec::new();
+        let mut unix_tx = Vec::new();
+        if cfg.unix.is_some() {
+            for _ in 0..cfg.shards {
+                let (tx, rx) = glommio::channels::shared_channel::new_bounded(64);
+                unix_tx.push(tx);
+                unix_rx.push(rx);
+            }
+        }
         let (stats_tx, stats_rx) = crossbeam::channel::unbounded();
         let reporter = spawn_reporter(stats_rx, cfg.stats_interval, |s| log!(Level::Info, "{s}"))
             .map_err(|e| StartError::Shard(0, format!("stats thread: {e}")))?;
@@ -252,8 +293,11 @@ impl Server {
             shards: Vec::new(),
             reporter: Some(reporter),
         };
+        let mut swaps = Vec::with_capacity(cfg.shards);
         for n in 0..cfg.shards {
             let (ready_tx, ready_rx) = mpsc::channel();
+            let (swap_tx, swap_rx) = crossbeam::channel::unbounded();
+            swaps.push(swap_tx);
             let ctx = shard::ShardParams {
                 index: n,
                 listen,
@@ -261,9 +305,15 @@ impl Server {
                 max_frame_size: cfg.max_frame_size,
                 max_connections: cfg.max_connections,
                 hello_timeout: cfg.hello_timeout,
+                idle_timeout: cfg.idle_timeout,
+                unix: cfg.unix.as_ref().map(|sock| shard::UnixPlan {
+                    incoming: unix_rx.remove(0),
+                    acceptor: (n == 0).then(|| (sock.clone(), std::mem::take(&mut unix_tx))),
+                }),
                 flush_interval: cfg.stats_interval.min(Duration::from_secs(1)),
                 stop: stop.clone(),
                 stats: stats_tx.clone(),
+                swap: swap_rx,
             };
             let inspector = inspector.clone();
             let handle = std::thread::Builder::new()
@@ -291,14 +341,18 @@ impl Server {
             }
         }
         drop(stats_tx);
+        let shown = match &cfg.unix {
+            Some(u) => format!("unix:{}", u.path.display()),
+            None => listen.to_string(),
+        };
         log!(
             Level::Info,
-            "listening on {listen} with {} shard(s), max-frame-size {}, max {} connections per shard",
+            "listening on {shown} with {} shard(s), max-frame-size {}, max {} connections per shard",
             cfg.shards,
             cfg.max_frame_size,
             cfg.max_connections
         );
-        Ok(server)
+        Ok((server, swap::InspectorSwap::new(swaps)))
     }
 
     /// The bound address (with the real port when the config said 0).
@@ -427,30 +481,34 @@ fn proc_net_addr_hex(ip: std::net::IpAddr) -> String {
         .collect()
 }
 
-/// Starts the server, calls `on_ready` once every shard listens, stops on SIGTERM/SIGINT (a
-/// second SIGINT exits at once), waits, and returns the merged statistics.
+/// Starts the server, stops it on SIGTERM/SIGINT (a second SIGINT exits at once), waits, and
+/// returns the merged statistics.
 ///
 /// # Errors
 /// [`StartError`] when start-up fails.
-pub fn run<I: Inspector>(
-    cfg: ServerConfig,
-    inspector: Arc<I>,
-    on_ready: impl FnOnce(&Server),
-) -> Result<Summary, StartError> {
+pub fn run<I: Inspector>(cfg: ServerConfig, inspector: Arc<I>) -> Result<Summary, StartError> {
+    let flag = install_stop_signals()?;
+    let (server, _swap) = Server::start_with_flag(cfg, inspector, flag)?;
+    let summary = server.wait();
+    log!(Level::Info, "stopped");
+    Ok(summary)
+}
+
+/// Installs SIGTERM/SIGINT handlers that set the returned flag (a second SIGINT exits at once).
+/// Call it before [`Server::start_with_flag`], so no signal finds the default action.
+///
+/// # Errors
+/// [`StartError::Shard`] when the handlers cannot be installed.
+pub fn install_stop_signals() -> Result<Arc<AtomicBool>, StartError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let flag = Arc::new(AtomicBool::new(false));
-    // Installed before the first shard accepts, so no signal finds the default action.
     // SIGTERM drains, however often it comes (`timeout(1)` and some supervisors send it to the
     // process and again to its group). A second SIGINT (Ctrl-C twice) exits at once.
     signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())
         .and_then(|_| signal_hook::flag::register(SIGINT, flag.clone()))
         .and_then(|_| signal_hook::flag::register(SIGTERM, flag.clone()))
         .map_err(|e| StartError::Shard(0, format!("cannot install signal handlers: {e}")))?;
-    let server = Server::start_with_flag(cfg, inspector, flag)?;
-    on_ready(&server);
-    let summary = server.wait();
-    log!(Level::Info, "stopped");
-    Ok(summary)
+    Ok(flag)
 }
 
 #[cfg(test)]

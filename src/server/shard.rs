@@ -19,7 +19,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use crossbeam::channel::Sender;
 use futures_lite::AsyncWriteExt;
-use glommio::net::TcpListener;
+use glommio::channels::shared_channel::{ConnectedReceiver, SharedReceiver, SharedSender};
+use glommio::net::{AcceptedUnixStream, TcpListener};
 use glommio::sync::{Gate, Semaphore};
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
 
@@ -33,16 +34,72 @@ use super::{classify_executor_error, StartError, IO_MEMORY, RING_DEPTH};
 
 /// What a shard thread needs.
 #[derive(Debug)]
-pub(crate) struct ShardParams {
+pub(crate) struct ShardParams<I> {
     pub index: usize,
     pub listen: SocketAddr,
     pub cpu: Option<usize>,
     pub max_frame_size: u32,
     pub max_connections: usize,
     pub hello_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
     pub flush_interval: Duration,
     pub stop: Arc<AtomicBool>,
     pub stats: Sender<Snapshot>,
+    /// New inspectors from [`super::swap::InspectorSwap`] (hot reload).
+    pub swap: crossbeam::channel::Receiver<super::swap::Install<I>>,
+    /// Unix socket mode: this shard's share of the connections shard 0 accepts, and for
+    /// shard 0 the socket and every shard's sender (AF_UNIX has no SO_REUSEPORT spreading).
+    pub unix: Option<UnixPlan>,
+}
+
+/// A shard's part in serving a unix socket.
+pub(crate) struct UnixPlan {
+    pub incoming: SharedReceiver<AcceptedUnixStream>,
+    pub acceptor: Option<(super::UnixSocket, Vec<SharedSender<AcceptedUnixStream>>)>,
+}
+
+impl std::fmt::Debug for UnixPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnixPlan")
+            .field("acceptor", &self.acceptor.is_some())
+            .finish()
+    }
+}
+
+/// Where a shard's connections come from.
+enum Source {
+    Tcp(TcpListener),
+    /// Connected on first use: glommio's `connect` waits for the other end, which shard 0's
+    /// acceptor connects only once every shard has started.
+    UnixPending(Option<SharedReceiver<AcceptedUnixStream>>),
+    Unix(ConnectedReceiver<AcceptedUnixStream>),
+}
+
+enum Incoming {
+    Tcp(glommio::net::TcpStream),
+    Unix(glommio::net::UnixStream),
+}
+
+impl Source {
+    async fn next(&mut self) -> std::io::Result<Incoming> {
+        if let Source::UnixPending(rx) = self {
+            let rx = rx.take().expect("connected once");
+            *self = Source::Unix(rx.connect().await);
+        }
+        match self {
+            Source::UnixPending(_) => unreachable!("connected above"),
+            Source::Tcp(l) => l
+                .accept()
+                .await
+                .map(Incoming::Tcp)
+                .map_err(|e| std::io::Error::other(e.to_string())),
+            Source::Unix(rx) => match rx.recv().await {
+                Some(a) => Ok(Incoming::Unix(a.bind_to_executor())),
+                // Shard 0's acceptor is gone (shutdown): wait for `stopped()`.
+                None => std::future::pending().await,
+            },
+        }
+    }
 }
 
 /// Per-shard state shared by the shard's tasks (`Rc`: never leaves the thread).
@@ -50,6 +107,7 @@ pub(crate) struct Shard<I: Inspector> {
     pub index: usize,
     pub max_frame_size: u32,
     pub hello_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
     pub adapter: RefCell<Adapter<I>>,
     pub metrics: RefCell<ShardMetrics>,
     /// Zero permits; closed on shutdown, which wakes every `stopped()` waiter.
@@ -87,7 +145,7 @@ pub(crate) async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, 
 
 /// Thread body: builds the executor, binds, reports readiness, runs until shutdown.
 pub(crate) fn run_shard<I: Inspector>(
-    p: ShardParams,
+    p: ShardParams<I>,
     inspector: Arc<I>,
     ready: mpsc::Sender<Result<(), StartError>>,
 ) {
@@ -113,26 +171,42 @@ pub(crate) fn run_shard<I: Inspector>(
         }
     };
     ex.run(async move {
-        let listener = match TcpListener::bind(p.listen) {
-            Ok(l) => l,
-            Err(e) => {
-                let err = match e {
-                    glommio::GlommioError::IoError(io)
-                        if io.kind() == std::io::ErrorKind::AddrInUse =>
-                    {
-                        StartError::AddrInUse(p.listen)
-                    }
-                    glommio::GlommioError::IoError(io) => StartError::Bind(p.listen, io),
-                    other => StartError::Shard(p.index, other.to_string()),
+        let (mut listener, unix_acceptor) = match p.unix {
+            None => match TcpListener::bind(p.listen) {
+                Ok(l) => (Source::Tcp(l), None),
+                Err(e) => {
+                    let err = match e {
+                        glommio::GlommioError::IoError(io)
+                            if io.kind() == std::io::ErrorKind::AddrInUse =>
+                        {
+                            StartError::AddrInUse(p.listen)
+                        }
+                        glommio::GlommioError::IoError(io) => StartError::Bind(p.listen, io),
+                        other => StartError::Shard(p.index, other.to_string()),
+                    };
+                    let _ = ready.send(Err(err));
+                    return;
+                }
+            },
+            Some(plan) => {
+                let acceptor = match plan.acceptor {
+                    None => None,
+                    Some((sock, peers)) => match super::unix::bind(&sock) {
+                        Ok(l) => Some((l, sock, peers)),
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                            return;
+                        }
+                    },
                 };
-                let _ = ready.send(Err(err));
-                return;
+                (Source::UnixPending(Some(plan.incoming)), acceptor)
             }
         };
         let shard = Rc::new(Shard {
             index: p.index,
             max_frame_size: p.max_frame_size,
             hello_timeout: p.hello_timeout,
+            idle_timeout: p.idle_timeout,
             adapter: RefCell::new(Adapter::new(inspector)),
             metrics: RefCell::new(ShardMetrics::default()),
             shutdown: Semaphore::new(0),
@@ -146,14 +220,22 @@ pub(crate) fn run_shard<I: Inspector>(
         let background =
             exec.create_task_queue(Shares::Static(10), Latency::NotImportant, "background");
 
-        // Shutdown watcher: the only place that reads the process-wide flag.
+        // Shutdown and reload watcher: the only place that reads the process-wide flag and the
+        // install channel. Replacing the adapter here happens between two NOTIFYs of every
+        // connection (they borrow it only inside one synchronous answer).
         let watcher = {
             let shard = shard.clone();
             let stop = p.stop.clone();
+            let swap = p.swap;
             glommio::spawn_local_into(
                 async move {
                     while !stop.load(Ordering::Acquire) {
-                        glommio::timer::sleep(Duration::from_millis(50)).await;
+                        if let Some(new) = super::swap::latest(&swap, shard.index) {
+                            let adapter = Adapter::new(new.inspector);
+                            *shard.adapter.borrow_mut() = adapter;
+                            let _ = new.done.send(shard.index);
+                        }
+                        glommio::timer::sleep(Duration::from_millis(20)).await;
                     }
                     shard.shutdown.close();
                 },
@@ -196,12 +278,28 @@ pub(crate) fn run_shard<I: Inspector>(
             }
         };
         watcher.detach();
+        // Unix socket: shard 0 accepts for everyone, round robin, and hands each accepted
+        // socket to its shard (glommio's shared channel wakes the receiving executor).
+        let acceptor = unix_acceptor.map(|(l, sock, peers)| {
+            let shard = shard.clone();
+            glommio::spawn_local_into(super::unix::accept_loop(l, sock, peers, shard), fast)
+        });
+        let acceptor = match acceptor.transpose() {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = ready.send(Err(StartError::Shard(
+                    p.index,
+                    "cannot spawn the unix acceptor".into(),
+                )));
+                return;
+            }
+        };
         let _ = ready.send(Ok(()));
 
         let gate = Gate::new();
         let active = Rc::new(std::cell::Cell::new(0usize));
         loop {
-            let accepted = match race(listener.accept(), shard.stopped()).await {
+            let accepted = match race(listener.next(), shard.stopped()).await {
                 Either::Left(r) => r,
                 Either::Right(()) => break,
             };
@@ -225,9 +323,16 @@ pub(crate) fn run_shard<I: Inspector>(
                 let refuse = async move {
                     let mut out = BytesMut::new();
                     encode_agent_disconnect(&mut out, DisconnectStatus::Resource);
-                    let mut stream = stream;
-                    let _ = stream.write_all(&out).await;
-                    let _ = stream.close().await;
+                    match stream {
+                        Incoming::Tcp(mut s) => {
+                            let _ = s.write_all(&out).await;
+                            let _ = s.close().await;
+                        }
+                        Incoming::Unix(mut s) => {
+                            let _ = s.write_all(&out).await;
+                            let _ = s.close().await;
+                        }
+                    }
                 };
                 if let Ok(t) = glommio::spawn_local_into(refuse, fast) {
                     t.detach();
@@ -238,7 +343,15 @@ pub(crate) fn run_shard<I: Inspector>(
             active.set(active.get() + 1);
             let (shard2, active2) = (shard.clone(), active.clone());
             let task = async move {
-                super::connection::serve(stream, &shard2).await;
+                match stream {
+                    Incoming::Tcp(s) => {
+                        let peer = super::connection::tcp_peer(&s);
+                        super::connection::serve(s, peer, &shard2).await;
+                    }
+                    Incoming::Unix(s) => {
+                        super::connection::serve(s, "unix socket peer".into(), &shard2).await;
+                    }
+                }
                 active2.set(active2.get() - 1);
             };
             match gate.spawn_into(task, fast) {
@@ -249,6 +362,9 @@ pub(crate) fn run_shard<I: Inspector>(
             }
         }
         drop(listener);
+        if let Some(a) = acceptor {
+            let _ = a.await;
+        }
         // Connections see `stopped()` too: they send AGENT-DISCONNECT and finish.
         let _ = gate.close().await;
         let _ = flusher.await;

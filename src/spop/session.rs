@@ -137,6 +137,8 @@ pub enum CloseReason {
     Shutdown,
     /// No HELLO in time; an AGENT-DISCONNECT with status 2 (timeout) was sent.
     HelloTimeout,
+    /// No frame for the idle timeout after HELLO; an AGENT-DISCONNECT with status 2 was sent.
+    IdleTimeout,
 }
 
 /// A NOTIFY to answer.
@@ -317,6 +319,14 @@ impl Session {
         encode_agent_disconnect(out, DisconnectStatus::Timeout);
         self.state = State::Closed;
         Step::Close(CloseReason::HelloTimeout)
+    }
+
+    /// The connection sent nothing for the configured idle time after HELLO: appends
+    /// AGENT-DISCONNECT (status 2, timeout) and closes.
+    pub fn idle_timeout<'a>(&mut self, out: &mut BytesMut) -> Step<'a> {
+        encode_agent_disconnect(out, DisconnectStatus::Timeout);
+        self.state = State::Closed;
+        Step::Close(CloseReason::IdleTimeout)
     }
 
     /// Graceful shutdown: appends AGENT-DISCONNECT (status 0) unless already closed.

@@ -16,7 +16,7 @@ use crate::util::*;
 const HAPROXY: &str = "/usr/sbin/haproxy";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
+pub(crate) enum Mode {
     /// modsecurity-spoa: `check-request`, `txn.modsec.code`.
     Classic,
     /// coraza, HAProxy Ingress ≥ 0.14.7: the `action`-based rules.
@@ -41,7 +41,7 @@ fn data(name: &str) -> String {
 }
 
 /// haproxy.cfg from `tests/data/haproxy/haproxy.cfg.in` for `mode`.
-fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: SocketAddr) -> String {
+fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: &str) -> String {
     let unique_id = if mode == Mode::Classic {
         ""
     } else {
@@ -52,24 +52,33 @@ fn haproxy_cfg(mode: Mode, dir: &Path, http_port: u16, agent: SocketAddr) -> Str
         .replace("@UNIQUE_ID@", unique_id)
         .replace("@DIR@", &dir.display().to_string())
         .replace("@HTTP_PORT@", &http_port.to_string())
-        .replace("@AGENT@", &agent.to_string())
+        .replace("@AGENT@", agent)
 }
 
 /// A running HAProxy, killed on drop; its stderr (logs) collected.
-struct Haproxy {
+pub(crate) struct Haproxy {
     _child: KillOnDrop,
-    http: SocketAddr,
+    pub(crate) http: SocketAddr,
     dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Haproxy {
-    fn start(mode: Mode, agent: SocketAddr) -> Haproxy {
-        Self::start_with(Path::new(HAPROXY), mode, agent)
+    pub(crate) fn start(mode: Mode, agent: SocketAddr) -> Haproxy {
+        Self::start_at(mode, &agent.to_string())
+    }
+
+    /// [`Haproxy::start`] with the agent's address as HAProxy spells it (`unix@/path`).
+    pub(crate) fn start_at(mode: Mode, agent: &str) -> Haproxy {
+        Self::start_with_at(Path::new(HAPROXY), mode, agent)
     }
 
     /// `start` with another HAProxy binary (or wrapper), e.g. a 3.x from [`other_haproxy`].
     fn start_with(haproxy: &Path, mode: Mode, agent: SocketAddr) -> Haproxy {
+        Self::start_with_at(haproxy, mode, &agent.to_string())
+    }
+
+    fn start_with_at(haproxy: &Path, mode: Mode, agent: &str) -> Haproxy {
         let dir = temp_dir("haproxy");
         let port = free_port();
         std::fs::write(dir.join("spoe-modsecurity.conf"), data(mode.files().0)).unwrap();
@@ -120,7 +129,12 @@ impl Haproxy {
         h
     }
 
-    fn get(&self, target: &str) -> (u16, String) {
+    /// The HAProxy log lines so far.
+    pub(crate) fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub(crate) fn get(&self, target: &str) -> (u16, String) {
         http_get(self.http, target, "")
             .unwrap_or_else(|e| panic!("GET {target}: {e}; log {:?}", self.log.lock().unwrap()))
     }
@@ -142,7 +156,7 @@ impl Drop for Haproxy {
     }
 }
 
-fn haproxy_available() -> bool {
+pub(crate) fn haproxy_available() -> bool {
     Path::new(HAPROXY).exists()
 }
 

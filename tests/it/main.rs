@@ -19,6 +19,14 @@ mod agreement;
 mod haproxy;
 // The systemd unit, the seccomp profiles, the Debian package, readiness notification.
 mod deploy;
+// Hot reload: under load, SIGHUP, --watch.
+mod reload;
+// Applications from coraza-spoa's YAML; `app` selects the rule set.
+mod apps;
+// Responses continue their request's transaction (the cross-shard store).
+mod response;
+// --listen unix:/path and the idle timeout.
+mod listen;
 
 // libinjectionrs vs the C libinjection in libmodsecurity3 (ignored; run tests/libinjection/run.sh).
 #[path = "../libinjection/differential.rs"]
