@@ -101,9 +101,12 @@ fn main() {
         let s1 = scratch.scan_stats();
         let per = |a: u64, b: u64| (a - b) as f64 / n;
         println!(
-            "  per request: {:.0} lookups, {:.0} scans ({:.0} memo hits, {:.0} Hyperscan), \
+            "  per request: {:.0} lookups, {:.0} distinct outputs, {:.0} transformation steps, \
+             {:.0} scans ({:.0} memo hits, {:.0} Hyperscan), \
              {:.0} Hyperscan reports, {:.0} PCRE2 runs",
             per(s1.lookups, s0.lookups),
+            per(s1.outputs, s0.outputs),
+            per(s1.steps, s0.steps),
             per(s1.scans, s0.scans),
             per(s1.memo_hits, s0.memo_hits),
             per(s1.memo_misses, s0.memo_misses),

@@ -44,7 +44,10 @@ pub mod notify;
 #[cfg(feature = "engine")]
 pub mod ops;
 #[cfg(feature = "engine")]
+pub mod plan;
+#[cfg(feature = "engine")]
 pub mod preflight;
+#[cfg(feature = "engine")]
 pub mod reload;
 #[cfg(feature = "engine")]
 pub mod seclang;

@@ -2,14 +2,15 @@
 //!
 //! One JSON result line per request on stdout, in input order
 //! (`{"name","status","ids","score"}`); a summary with the one-core request rate on stderr.
-//! Uses exactly the engine `serve` uses ([`Engine`] through [`Inspector`]), so the two agree.
+//! Uses exactly the engine `serve` uses ([`Engine`] through [`Inspector`]), so the two agree;
+//! `--engine reference` swaps in the literal evaluator ([`Evaluator::Reference`]).
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::corpus::CorpusRequest;
-use crate::engine::Engine;
+use crate::engine::{Engine, Evaluator};
 use crate::inspect::Inspector;
 
 /// Arguments of `spoa-waf check`.
@@ -24,11 +25,27 @@ pub struct CheckArgs {
     /// Also write every ModSecurity-style log line to stderr.
     #[arg(long)]
     pub log: bool,
+    /// Which evaluator decides the rules: `fast` (the compiled plan `serve` uses) or
+    /// `reference` (each rule applied literally; slow, for checking the fast one).
+    #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
+    pub engine: EngineKind,
+}
+
+/// `--engine` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// The compiled plan (what `serve` runs).
+    Fast,
+    /// Every rule applied literally: transformations, then PCRE2 or the plain operator.
+    Reference,
 }
 
 /// Evaluates the corpus and prints one result line per request.
 pub fn run(args: CheckArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let engine = Engine::from_file(&args.rules)?;
+    let engine = Engine::from_file(&args.rules)?.with_evaluator(match args.engine {
+        EngineKind::Fast => Evaluator::Planned,
+        EngineKind::Reference => Evaluator::Reference,
+    });
     for w in engine.warnings() {
         eprintln!("spoa-waf: warning: {w}");
     }

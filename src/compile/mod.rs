@@ -564,6 +564,8 @@ pub struct RuleSet {
     /// Target sets: the pattern rules of one chain that select the same values (see
     /// [`Prefilter::union`]).
     pub unions: Vec<TargetSet>,
+    /// The groups' chains merged over shared prefixes (`plan`), by group index.
+    pub chains: crate::plan::ChainTrie,
 }
 
 /// The pattern rules of one transformation chain that share their targets: every value one of
@@ -767,6 +769,7 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
         .expect("exactly five phase defaults");
 
     let (groups, unions) = build_groups(&mut rules, opts)?;
+    let chains = crate::plan::ChainTrie::new(groups.iter().map(|g| g.transforms.as_slice()));
     Ok(RuleSet {
         rules,
         phases,
@@ -776,6 +779,7 @@ pub fn compile_with(cfg: seclang::Config, opts: &CompileOptions) -> Result<RuleS
         warnings: cfg.warnings,
         groups,
         unions,
+        chains,
     })
 }
 

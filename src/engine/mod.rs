@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compile::{self, RuleSet};
+pub use crate::eval::Evaluator;
 use crate::eval::{ScanCache, Transaction};
 use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 
@@ -17,6 +18,7 @@ use crate::inspect::{HttpRequest, HttpResponse, Inspector, Verdict};
 #[derive(Debug, Clone)]
 pub struct Engine {
     rules: Arc<RuleSet>,
+    evaluator: Evaluator,
 }
 
 /// Why a configuration could not be loaded.
@@ -48,6 +50,7 @@ impl Engine {
         })?;
         Ok(Engine {
             rules: Arc::new(rules),
+            evaluator: Evaluator::Planned,
         })
     }
 
@@ -59,14 +62,22 @@ impl Engine {
         let rules = compile::compile_with(cfg, &opts).map_err(|e| LoadError {
             message: e.to_string(),
         })?;
-        Ok(Engine {
-            rules: Arc::new(rules),
-        })
+        Ok(Engine::from_rules(Arc::new(rules)))
     }
 
     /// Wraps an already compiled rule set.
     pub fn from_rules(rules: Arc<RuleSet>) -> Self {
-        Engine { rules }
+        Engine {
+            rules,
+            evaluator: Evaluator::Planned,
+        }
+    }
+
+    /// The same rules decided by `evaluator` (the default is [`Evaluator::Planned`];
+    /// [`Evaluator::Reference`] is the literal, slow oracle).
+    pub fn with_evaluator(mut self, evaluator: Evaluator) -> Self {
+        self.evaluator = evaluator;
+        self
     }
 
     /// The compiled rule set.
@@ -159,6 +170,7 @@ impl Engine {
         let mut tx = std::mem::take(&mut scratch.tx);
         tx.reset();
         tx.scan = self.take_scan(scratch);
+        tx.evaluator = self.evaluator;
         tx
     }
 
@@ -241,8 +253,12 @@ pub struct EngineScratch {
 pub struct ScanStats {
     /// (value, group) lookups in the per-transaction scan cache.
     pub lookups: u64,
-    /// Lookups that transformed and scanned a value (the rest were answered in the transaction).
+    /// Lookups that scanned a value (the rest were answered in the transaction).
     pub scans: u64,
+    /// Distinct transformed byte strings made (values included) and transformation steps run;
+    /// the other steps were skipped on the byte-class signature or shared through the trie.
+    pub outputs: u64,
+    pub steps: u64,
     /// Of the scans, those answered by the cross-request memo and those that reached Hyperscan.
     pub memo_hits: u64,
     pub memo_misses: u64,
@@ -254,10 +270,12 @@ pub struct ScanStats {
 impl EngineScratch {
     /// Counters summed over every pattern group.
     pub fn scan_stats(&self) -> ScanStats {
-        let (lookups, scans) = self.scan.lookup_counts();
+        let (lookups, scans, outputs, steps) = self.scan.lookup_counts();
         let mut st = ScanStats {
             lookups,
             scans,
+            outputs,
+            steps,
             ..ScanStats::default()
         };
         for c in self

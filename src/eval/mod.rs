@@ -161,8 +161,24 @@ pub struct Transaction {
     pub(crate) scan: scan::ScanCache,
     /// While set, rules run for their side effects only (no log line, no disruption).
     pub(crate) quiet: bool,
+    /// Which evaluator decides pattern operators (set by the engine after each reset).
+    pub(crate) evaluator: Evaluator,
     /// Spare collection pairs, refilled by [`Transaction::reset`].
     pub(crate) pools: request::Pools,
+}
+
+/// How a transaction decides pattern operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Evaluator {
+    /// The compiled plan: per-transaction scan cache, grouped Hyperscan databases, lazy PCRE2
+    /// confirmation and the no-match fast path (`fast`).
+    #[default]
+    Planned,
+    /// Every rule applied literally: each selected value put through the rule's own
+    /// transformations, then the rule's own operator (PCRE2 for `@rx`, the plain byte function
+    /// otherwise). No scan cache, no grouping, no fast path: slow, and the oracle the planned
+    /// evaluator is tested against (`tests/it/reference.rs`).
+    Reference,
 }
 
 /// Outcome of evaluating one rule (or chain) against the transaction.
@@ -246,6 +262,7 @@ impl Transaction {
             visit_scratch,
             scan,
             quiet,
+            evaluator,
             pools,
         } = self;
         for b in [
@@ -321,6 +338,7 @@ impl Transaction {
         // The scan cache is lent by the engine and cleared when lent; forget results anyway.
         scan.clear();
         *quiet = false;
+        *evaluator = Evaluator::default();
     }
 
     /// The engine mode in effect (ctl:ruleEngine overrides the configuration).
@@ -515,7 +533,7 @@ impl Transaction {
             // SecAction: matches once, unconditionally.
             matched = true;
             self.run_setvars(rule);
-        } else if self.cannot_match(rs, rule) {
+        } else if self.evaluator == Evaluator::Planned && self.cannot_match(rs, rule) {
             // No value's cached scan matches: skip without copying or naming any value.
             return RuleMatch { matched: false };
         } else {
@@ -599,6 +617,7 @@ impl Transaction {
         let scanned = rule
             .prefilter
             .as_ref()
+            .filter(|_| self.evaluator == Evaluator::Planned)
             .zip(var)
             .and_then(|(pf, var)| pf.for_var(var));
         if let Some((g, pid)) = scanned {

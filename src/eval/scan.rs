@@ -1,8 +1,11 @@
-//! The per-transaction scan cache: each (value, pattern group) pair is transformed by the
-//! group's chain and scanned against the group's `PatternSet` once per transaction; every rule
-//! of the group then reads its pattern from the cached candidates. PCRE2 confirmations are
-//! settled on demand, per (value, pattern), so a value pays only for the patterns of the rules
-//! that select it.
+//! The per-transaction scan cache: each value is put through the plan's chain trie
+//! (`plan::ChainTrie`) once, yielding its distinct outputs (a step whose trigger bytes are
+//! absent from the output's byte-class signature is skipped without a pass; a step that changes
+//! nothing yields the same output), and each (value, pattern group) pair is scanned against the
+//! group's `PatternSet` once per transaction, on its chain's output; every rule of the group
+//! then reads its pattern from the cached candidates. PCRE2 confirmations are settled on
+//! demand, per (value, pattern), so a value pays only for the patterns of the rules that select
+//! it.
 //!
 //! Owns the per-shard Hyperscan scratch and the cache's buffers, which survive transactions
 //! (the engine lends them to each transaction and takes them back), so a warm shard transforms
@@ -17,10 +20,22 @@ use crate::matcher::{Candidate, PatternId, SetScratch};
 /// One value after one group's chain, and its candidate patterns (sorted by pattern).
 #[derive(Debug, Default)]
 struct Entry {
-    orig: Vec<u8>,
-    transformed: Vec<u8>,
+    /// The value (index into `ScanCache::values`) and its output after the group's chain
+    /// (index into `ScanCache::outs`).
+    value: u32,
+    out: u32,
     cands: Vec<Candidate>,
 }
+
+/// One distinct byte string a value's chains produce, with its byte-class signature.
+#[derive(Debug, Default)]
+struct Out {
+    bytes: Vec<u8>,
+    sig: u16,
+}
+
+/// A trie slot whose output is not computed yet.
+const UNSET: u32 = u32::MAX;
 
 /// Scan results of the current transaction, plus the shard's reusable scratch.
 #[derive(Debug, Default)]
@@ -32,11 +47,24 @@ pub(crate) struct ScanCache {
     /// Entries `..live` belong to this transaction; the rest keep their buffers for reuse.
     entries: Vec<Entry>,
     live: usize,
+    /// Value key → value index; value `v`'s trie outputs are `slots[v * stride..][..stride]`
+    /// (indices into `outs`, `UNSET` until computed; slot 0 is the value itself).
+    values: HashMap<u64, u32, BuildPreHashed>,
+    nvalues: usize,
+    slots: Vec<u32>,
+    stride: usize,
+    /// Distinct outputs; `..nouts` belong to this transaction, the rest keep their buffers.
+    outs: Vec<Out>,
+    nouts: usize,
     tmp: Vec<u8>,
     /// `lookup_at` calls and, of those, the ones that transformed and scanned (over the shard's
     /// life, for benchmarks and profiles).
     lookups: u64,
     misses: u64,
+    /// Distinct outputs made and transformation steps run (the rest were skipped on the
+    /// signature or shared through the trie).
+    made: u64,
+    steps: u64,
     /// Per target set (`RuleSet::unions`): the union of its patterns matched by any value of its
     /// targets, valid while `valid_for == generation + 1`.
     unions: Vec<Union>,
@@ -71,6 +99,9 @@ impl ScanCache {
     pub(crate) fn clear(&mut self) {
         self.index.clear();
         self.live = 0;
+        self.values.clear();
+        self.nvalues = 0;
+        self.nouts = 0;
         self.invalidate();
     }
 
@@ -118,6 +149,7 @@ impl ScanCache {
             sets,
             entries,
             unions,
+            outs,
             ..
         } = self;
         let (Some(ts), Some(u), Some(e), Some(group), Some(sc)) = (
@@ -129,11 +161,14 @@ impl ScanCache {
         ) else {
             return;
         };
+        let bytes = outs
+            .get(e.out as usize)
+            .map_or(&[][..], |o| o.bytes.as_slice());
         for c in e.cands.iter_mut() {
             let Some(&key) = group.keys.get(c.pattern.0 as usize) else {
                 continue;
             };
-            if !ts.has(key) || !group.set.settle(sc, &e.transformed, c) {
+            if !ts.has(key) || !group.set.settle(sc, bytes, c) {
                 continue;
             }
             let w = key as usize / 64;
@@ -168,70 +203,132 @@ impl ScanCache {
             if self
                 .entries
                 .get(i)
-                .is_some_and(|e| origin != 0 || e.orig == value)
+                .is_some_and(|e| origin != 0 || self.value_bytes(e.value) == value)
             {
                 return i;
             }
         }
-        let i = self.push(value, origin);
+        let v = self.value_at(rs, h, value, origin);
+        let out = self.resolve(rs, v, g);
         self.misses += 1;
+        if self.live == self.entries.len() {
+            self.entries.push(Entry::default());
+        }
+        let i = self.live;
+        self.live += 1;
         let Self {
-            sets, entries, tmp, ..
+            sets,
+            entries,
+            outs,
+            ..
         } = self;
         let e = &mut entries[i];
-        e.transformed.extend_from_slice(value);
+        e.value = v;
+        e.out = out;
+        e.cands.clear();
         // A group index outside the rule set (impossible for compiled rules): no pattern matches.
-        if let Some(group) = rs.groups.get(usize::from(g)) {
-            let mut swapped = false;
-            for t in &group.transforms {
-                // Most steps leave a benign value as it is: a byte search instead of a pass.
-                if t.leaves_unchanged(&e.transformed) {
-                    continue;
-                }
-                t.apply(&e.transformed, tmp);
-                std::mem::swap(&mut e.transformed, tmp);
-                swapped = !swapped;
-            }
-            if swapped {
-                // Keep each entry's own buffer (its capacity is what this slot needs next
-                // request): the result goes back into it instead of moving buffers around.
-                std::mem::swap(&mut e.transformed, tmp);
-                e.transformed.clear();
-                e.transformed.extend_from_slice(tmp);
-            }
+        if let (Some(group), Some(o)) = (rs.groups.get(usize::from(g)), outs.get(out as usize)) {
             if sets.len() != rs.groups.len() {
                 // The engine lends one scratch per group; a cache used without it makes its own.
                 *sets = rs.groups.iter().map(|g| g.set.new_scratch()).collect();
             }
             if let Some(sc) = sets.get_mut(usize::from(g)) {
-                group.set.scan_candidates(sc, &e.transformed, &mut e.cands);
+                group.set.scan_candidates(sc, &o.bytes, &mut e.cands);
             }
         }
         self.index.insert((g, h), i as u32);
         i
     }
 
-    /// Claims the next entry (reusing its buffers) for `value`; the original bytes are kept
-    /// only when the entry is keyed on them (`origin == 0`).
-    fn push(&mut self, value: &[u8], origin: u32) -> usize {
-        if self.live == self.entries.len() {
-            self.entries.push(Entry::default());
+    /// The bytes of value `v` as received.
+    fn value_bytes(&self, v: u32) -> &[u8] {
+        self.slots
+            .get(v as usize * self.stride)
+            .and_then(|&o| self.outs.get(o as usize))
+            .map_or(&[], |o| o.bytes.as_slice())
+    }
+
+    /// The index of the value keyed `h` (see [`ScanCache::lookup_at`]), made on first use:
+    /// its bytes become output 0 of its trie slots, with their signature.
+    fn value_at(&mut self, rs: &RuleSet, h: u64, value: &[u8], origin: u32) -> u32 {
+        if let Some(&v) = self.values.get(&h) {
+            if origin != 0 || self.value_bytes(v) == value {
+                return v;
+            }
         }
-        let i = self.live;
-        self.live += 1;
-        let e = &mut self.entries[i];
-        e.orig.clear();
-        if origin == 0 {
-            e.orig.extend_from_slice(value);
+        self.stride = rs.chains.len().max(1);
+        let v = self.nvalues;
+        self.nvalues += 1;
+        let base = v * self.stride;
+        if self.slots.len() < base + self.stride {
+            self.slots.resize(base + self.stride, UNSET);
         }
-        e.transformed.clear();
-        e.cands.clear();
-        i
+        self.slots[base..base + self.stride].fill(UNSET);
+        let o = self.new_out();
+        let out = &mut self.outs[o as usize];
+        out.bytes.extend_from_slice(value);
+        out.sig = crate::transform::classes(value);
+        self.slots[base] = o;
+        let v = v as u32;
+        self.values.insert(h, v);
+        v
+    }
+
+    /// Claims the next output (reusing its buffer), empty.
+    fn new_out(&mut self) -> u32 {
+        if self.nouts == self.outs.len() {
+            self.outs.push(Out::default());
+        }
+        let o = self.nouts;
+        self.nouts += 1;
+        self.made += 1;
+        self.outs[o].bytes.clear();
+        o as u32
+    }
+
+    /// Value `v`'s output after group `g`'s chain: walks the chain's trie path, reusing the
+    /// outputs of prefixes already computed for this value, skipping steps the current
+    /// output's signature rules out, and making a new output only when a step changed it.
+    fn resolve(&mut self, rs: &RuleSet, v: u32, g: u16) -> u32 {
+        let base = v as usize * self.stride;
+        let mut cur = self.slots.get(base).copied().unwrap_or(UNSET);
+        for &n in rs.chains.path(usize::from(g)) {
+            let slot = base + usize::from(n);
+            let Some(&known) = self.slots.get(slot) else {
+                break;
+            };
+            if known != UNSET {
+                cur = known;
+                continue;
+            }
+            let t = rs.chains.step(n);
+            let Some(o) = self.outs.get(cur as usize) else {
+                break;
+            };
+            if t.may_change(o.sig) {
+                self.steps += 1;
+                if t.apply(&o.bytes, &mut self.tmp) {
+                    let new = self.new_out();
+                    let Self { outs, tmp, .. } = self;
+                    let out = &mut outs[new as usize];
+                    out.bytes.extend_from_slice(tmp);
+                    out.sig = crate::transform::classes(&out.bytes);
+                    cur = new;
+                }
+            }
+            self.slots[slot] = cur;
+        }
+        cur
     }
 
     /// Whether pattern `pid` of group `g` matches entry `i` (settling it with PCRE2 if needed).
     pub(crate) fn hit(&mut self, rs: &RuleSet, g: u16, i: usize, pid: PatternId) -> bool {
-        let Self { sets, entries, .. } = self;
+        let Self {
+            sets,
+            entries,
+            outs,
+            ..
+        } = self;
         let (Some(e), Some(group), Some(sc)) = (
             entries.get_mut(i),
             rs.groups.get(usize::from(g)),
@@ -239,11 +336,14 @@ impl ScanCache {
         ) else {
             return false;
         };
+        let bytes = outs
+            .get(e.out as usize)
+            .map_or(&[][..], |o| o.bytes.as_slice());
         match e.cands.binary_search_by_key(&pid, |c| c.pattern) {
             Ok(k) => e
                 .cands
                 .get_mut(k)
-                .is_some_and(|c| group.set.settle(sc, &e.transformed, c)),
+                .is_some_and(|c| group.set.settle(sc, bytes, c)),
             Err(_) => false,
         }
     }
@@ -265,19 +365,24 @@ impl ScanCache {
         ) else {
             return false;
         };
-        group.set.captures(sc, pid, &e.transformed, caps)
+        let bytes = self
+            .outs
+            .get(e.out as usize)
+            .map_or(&[][..], |o| o.bytes.as_slice());
+        group.set.captures(sc, pid, bytes, caps)
     }
 
-    /// (lookups, lookups that transformed and scanned) so far.
-    pub(crate) fn lookup_counts(&self) -> (u64, u64) {
-        (self.lookups, self.misses)
+    /// (lookups, lookups that scanned, distinct outputs made, transformation steps run) so far.
+    pub(crate) fn lookup_counts(&self) -> (u64, u64, u64, u64) {
+        (self.lookups, self.misses, self.made, self.steps)
     }
 
     /// The transformed value of entry `i`.
     pub(crate) fn transformed(&self, i: usize) -> &[u8] {
         self.entries
             .get(i)
-            .map_or(&[], |e| e.transformed.as_slice())
+            .and_then(|e| self.outs.get(e.out as usize))
+            .map_or(&[], |o| o.bytes.as_slice())
     }
 }
 

@@ -303,6 +303,46 @@ impl Transformation {
             _ => false,
         }
     }
+    /// False when a value with byte-class signature `sig` ([`classes`]) certainly comes out
+    /// of [`Transformation::apply`] unchanged.
+    #[inline]
+    pub fn may_change(self, sig: u16) -> bool {
+        let t = self.triggers();
+        t == ALWAYS || sig & t != 0
+    }
+
+    /// The byte classes ([`classes`]) whose presence lets this transformation change a value:
+    /// a value whose [`classes`] signature shares no bit with it comes out of
+    /// [`Transformation::apply`] unchanged, so a plan can skip the step from the signature
+    /// alone. [`ALWAYS`] for transformations without a simple trigger set (they always run).
+    /// Mirrors [`Transformation::leaves_unchanged`] (tested to agree), plus `cmdLine`.
+    pub fn triggers(self) -> u16 {
+        match self {
+            Self::UrlDecode | Self::UrlDecodeUni => class::PCT_PLUS,
+            Self::HtmlEntityDecode => class::AMP,
+            Self::JsDecode | Self::CssDecode | Self::EscapeSeqDecode => class::BSLASH | class::NUL,
+            Self::RemoveNulls | Self::ReplaceNulls => class::NUL,
+            Self::Utf8ToUnicode => class::NUL | class::HIGH,
+            Self::Lowercase => class::UPPER,
+            Self::Uppercase => class::LOWER,
+            Self::RemoveWhitespace => class::SPACE | class::NBSP,
+            Self::CompressWhitespace | Self::Trim | Self::TrimLeft | Self::TrimRight => {
+                class::SPACE
+            }
+            Self::NormalizePath => class::SLASH | class::DOT,
+            Self::NormalizePathWin => class::SLASH | class::DOT | class::BSLASH,
+            Self::ReplaceComments => class::SLASH | class::STAR,
+            Self::RemoveComments | Self::RemoveCommentsChar => {
+                class::SLASH | class::STAR | class::COMMENT
+            }
+            // Deletes `\ " ' ^`, folds space, `,` and `;` runs, lowercases: anything else
+            // passes through as it is.
+            Self::CmdLine => {
+                class::UPPER | class::QUOTE | class::BSLASH | class::SPACE | class::SEPARATOR
+            }
+            _ => ALWAYS,
+        }
+    }
 
     /// [`Transformation::apply`] with the `SecUnicodeMapFile` table in effect (it only changes
     /// `urlDecodeUni`); `None` is the same as `apply`.
@@ -322,6 +362,124 @@ impl std::fmt::Display for Transformation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Byte classes of a value's signature ([`classes`]), one bit each; see
+/// [`Transformation::triggers`].
+pub mod class {
+    /// `%` or `+` (URL decoding).
+    pub const PCT_PLUS: u16 = 1 << 0;
+    /// `&` (HTML entities).
+    pub const AMP: u16 = 1 << 1;
+    /// Backslash.
+    pub const BSLASH: u16 = 1 << 2;
+    /// NUL (ModSecurity's C-string decoders stop there).
+    pub const NUL: u16 = 1 << 3;
+    /// Bytes ≥ 0x80.
+    pub const HIGH: u16 = 1 << 4;
+    /// `A`–`Z`.
+    pub const UPPER: u16 = 1 << 5;
+    /// `a`–`z`.
+    pub const LOWER: u16 = 1 << 6;
+    /// C `isspace`: space, `\t`, `\n`, `\v`, `\f`, `\r`.
+    pub const SPACE: u16 = 1 << 7;
+    /// 0xa0 and 0xc2 (`removeWhitespace` drops non-breaking spaces).
+    pub const NBSP: u16 = 1 << 8;
+    /// `/`.
+    pub const SLASH: u16 = 1 << 9;
+    /// `.`.
+    pub const DOT: u16 = 1 << 10;
+    /// `*`.
+    pub const STAR: u16 = 1 << 11;
+    /// `-`, `#`, `<`, `>` (comment openers besides `/*`).
+    pub const COMMENT: u16 = 1 << 12;
+    /// `"`, `'`, `^` (deleted by `cmdLine`).
+    pub const QUOTE: u16 = 1 << 13;
+    /// `,` and `;` (folded by `cmdLine`).
+    pub const SEPARATOR: u16 = 1 << 14;
+    /// `)`, `[`, `$` (with `QUOTE` and `BSLASH`, what CRS's RCE evasion gadget consumes).
+    pub const GADGET: u16 = 1 << 15;
+}
+
+/// [`Transformation::triggers`] of a transformation that always runs.
+pub const ALWAYS: u16 = u16::MAX;
+
+/// The class of each byte.
+static CLASS_OF: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let mut m = 0u16;
+        if c == b'%' || c == b'+' {
+            m |= class::PCT_PLUS;
+        }
+        if c == b'&' {
+            m |= class::AMP;
+        }
+        if c == b'\\' {
+            m |= class::BSLASH;
+        }
+        if c == 0 {
+            m |= class::NUL;
+        }
+        if c >= 0x80 {
+            m |= class::HIGH;
+        }
+        if c.is_ascii_uppercase() {
+            m |= class::UPPER;
+        }
+        if c.is_ascii_lowercase() {
+            m |= class::LOWER;
+        }
+        if matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            m |= class::SPACE;
+        }
+        if c == 0xa0 || c == 0xc2 {
+            m |= class::NBSP;
+        }
+        if c == b'/' {
+            m |= class::SLASH;
+        }
+        if c == b'.' {
+            m |= class::DOT;
+        }
+        if c == b'*' {
+            m |= class::STAR;
+        }
+        if matches!(c, b'-' | b'#' | b'<' | b'>') {
+            m |= class::COMMENT;
+        }
+        if matches!(c, b'"' | b'\'' | b'^') {
+            m |= class::QUOTE;
+        }
+        if c == b',' || c == b';' {
+            m |= class::SEPARATOR;
+        }
+        if matches!(c, b')' | b'[' | b'$') {
+            m |= class::GADGET;
+        }
+        t[b] = m;
+        b += 1;
+    }
+    t
+};
+
+/// A value's byte-class signature: the union of [`class`] bits of its bytes, in one pass.
+pub fn classes(input: &[u8]) -> u16 {
+    // Four independent accumulators: the loop is bound by the table loads, not a dependency.
+    let mut acc = [0u16; 4];
+    let mut chunks = input.chunks_exact(4);
+    for c in &mut chunks {
+        for (a, &b) in acc.iter_mut().zip(c) {
+            *a |= CLASS_OF[usize::from(b)];
+        }
+    }
+    let mut m = acc[0] | acc[1] | acc[2] | acc[3];
+    for &b in chunks.remainder() {
+        m |= CLASS_OF[usize::from(b)];
+    }
+    m
 }
 
 /// True for `[0-9A-Fa-f]` (ModSecurity's `VALID_HEX`).
@@ -524,6 +682,49 @@ mod tests {
             assert!(claimed[t as usize] > 1000, "{t}: {}", claimed[t as usize]);
         }
         assert_eq!(claimed[Transformation::CmdLine as usize], 0);
+    }
+
+    /// A signature without a transformation's trigger bits means the value comes out
+    /// unchanged, and for every step with a byte-search hint the two agree exactly.
+    #[test]
+    fn triggers_are_exact() {
+        let mut out = Vec::new();
+        let mut inputs = random_inputs(4000);
+        let plain: Vec<Vec<u8>> = inputs
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|b| b.is_ascii_lowercase())
+                    .collect()
+            })
+            .collect();
+        inputs.extend(plain);
+        inputs.push(b"mozilla/5.0 x11".to_vec());
+        inputs.push(b"c^at /etc/passwd; ls".to_vec());
+        inputs.push(b"a b".to_vec());
+        let mut skipped = [0usize; 35];
+        for input in &inputs {
+            let sig = classes(input);
+            for t in Transformation::ALL {
+                let skip = !t.may_change(sig);
+                if skip {
+                    skipped[t as usize] += 1;
+                    assert!(!t.apply(input, &mut out), "{t} changes {input:?}");
+                }
+                if t != Transformation::CmdLine && t.triggers() != ALWAYS {
+                    assert_eq!(skip, t.leaves_unchanged(input), "{t} on {input:?}");
+                }
+            }
+        }
+        for t in [
+            Transformation::UrlDecodeUni,
+            Transformation::CmdLine,
+            Transformation::Lowercase,
+            Transformation::RemoveCommentsChar,
+        ] {
+            assert!(skipped[t as usize] > 1000, "{t}: {}", skipped[t as usize]);
+        }
     }
 
     #[test]

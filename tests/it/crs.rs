@@ -540,3 +540,38 @@ fn crs_v4_28_0() {
 fn crs_v3_3_4() {
     run_suite("v3.3.4");
 }
+
+/// The fast engine and the reference evaluator (each rule applied literally) log the same ids
+/// on every CRS regression payload at PL4, where every rule is live.
+fn payloads_agree(version: &str) {
+    let fast = load_engine(version);
+    let reference = fast
+        .clone()
+        .with_evaluator(spoa_waf::engine::Evaluator::Reference);
+    let (mut sf, mut sr) = (fast.new_scratch(), reference.new_scratch());
+    let (cases, _) = load_cases(version);
+    let (mut n, mut logged) = (0, 0);
+    for c in &cases {
+        let a = run_case(&fast, &mut sf, c);
+        let b = run_case(&reference, &mut sr, c);
+        assert_eq!(
+            a, b,
+            "CRS {version} {}: fast vs reference logged ids",
+            c.name
+        );
+        n += 1;
+        logged += usize::from(!b.is_empty());
+    }
+    println!("CRS {version}: fast = reference on {n} regression cases ({logged} logged rules)");
+    // The cases must reach the rules, or the comparison proves nothing about them.
+    assert!(
+        logged * 2 > n,
+        "CRS {version}: only {logged} of {n} cases logged a rule"
+    );
+}
+
+#[test]
+fn crs_payloads_reference_agrees() {
+    payloads_agree("v4.28.0");
+    payloads_agree("v3.3.4");
+}

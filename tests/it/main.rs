@@ -7,6 +7,8 @@ mod engine;
 mod matcher;
 // A recycled transaction gives the verdicts a fresh one gives (no state leaks).
 mod reuse;
+// The fast engine decides as the literal reference evaluator does.
+mod reference;
 // Harness for the agent tests: in-process agent, raw SPOP/HTTP clients, child processes.
 mod util;
 // SPOP over raw TCP against the in-process server: HELLO, pipelining, health check, errors.
