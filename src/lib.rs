@@ -9,7 +9,8 @@
 //!   [`inspect::Inspector`] trait the server is generic over.
 //! - `seclang` parses configuration text into an AST; `compile` lowers it into an immutable
 //!   `RuleSet` (Hyperscan databases included); `eval` runs it against one transaction.
-//! - `server` is the only module that does I/O: glommio shards, one per CPU.
+//! - `server` is the only module that serves traffic: glommio shards, one per CPU; `preflight`
+//!   probes io_uring and `notify` tells systemd, at start-up.
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 // The Hyperscan/PCRE2 wrapper (`matcher`) is the one place allowed to write `unsafe`.
 #![deny(unsafe_code)]
@@ -41,12 +42,15 @@ mod fasthash;
 #[cfg(feature = "engine")]
 #[allow(unsafe_code)]
 pub mod matcher;
+pub mod notify;
 #[cfg(feature = "engine")]
 pub mod observe;
 #[cfg(feature = "engine")]
 pub mod ops;
 #[cfg(feature = "engine")]
 pub mod plan;
+#[cfg(feature = "engine")]
+pub mod preflight;
 #[cfg(feature = "engine")]
 pub mod reload;
 #[cfg(feature = "engine")]

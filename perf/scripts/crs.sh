@@ -1,10 +1,6 @@
-# Sourced by the perf scripts (needs $REPO): where the shared CRS 4.28 data is.
-# shared/crs lives next to (or above) the checkout: walk up until it appears.
+# Sourced by the perf scripts (needs $REPO): where the CRS 4.28 data is. tests/crs/fetch.sh
+# prints shared/crs/v4.28.0 beside (or above) the checkout when it exists, else the copy it
+# fetched into target/crs (official archive, pinned SHA-256); it explains on stderr when offline.
 find_crs4() {
-    local d="$REPO"
-    while [ "$d" != "/" ]; do
-        if [ -d "$d/shared/crs/v4.28.0/rules" ]; then echo "$d/shared/crs/v4.28.0"; return 0; fi
-        d="$(dirname "$d")"
-    done
-    return 1
+    "$REPO/tests/crs/fetch.sh" v4.28.0
 }

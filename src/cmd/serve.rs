@@ -18,6 +18,7 @@ use crate::observe;
 use crate::config::apps::{Applications, Store};
 use crate::config::FileConfig;
 use crate::engine::Engine;
+use crate::notify;
 use crate::reload;
 use crate::server::log::{log, Level};
 use crate::server::{self, ServerConfig, DEFAULT_MAX_CONNECTIONS};
@@ -298,6 +299,9 @@ fn parse_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
 
 /// Runs the agent until SIGTERM/SIGINT; SIGHUP (and `--watch`) reload the rules.
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Before the rules compile (seconds when the cache is cold): a refused io_uring is the
+    // first thing to know, and glommio would only panic about old kernels.
+    crate::preflight::io_uring()?;
     let file = match &args.config {
         Some(p) => Some(FileConfig::load(p)?),
         None => None,
@@ -406,7 +410,12 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    let result = serve(cfg, first, build, &st.watch, st.watch_interval);
+    let source = args
+        .config
+        .as_ref()
+        .or(args.rules.as_ref())
+        .map_or_else(String::new, |p| p.display().to_string());
+    let result = serve(cfg, first, build, &st.watch, st.watch_interval, &source);
     if let Some(a) = audit {
         let stats = a.stats();
         // Every shard is gone: the writer drains what they queued, then stops.
@@ -473,7 +482,15 @@ fn start_audit(
 /// What else hears about reloads (e.g. systemd's `RELOADING=1`/`READY=1`); each module adds
 /// its [`reload::Hook`] here.
 fn reload_hooks() -> Vec<reload::Hook> {
-    Vec::new()
+    vec![Box::new(|e: &reload::ReloadEvent| match e {
+        reload::ReloadEvent::Started(_) => notify::reloading("reloading the rules"),
+        reload::ReloadEvent::Done { generation, shards } => notify::ready(&format!(
+            "serving rule set generation {generation} on {shards} shard(s)"
+        )),
+        reload::ReloadEvent::Failed { reason } => {
+            notify::ready(&format!("reload failed, the previous rules stay: {reason}"))
+        }
+    })]
 }
 
 /// The directory holding `file` (what `--watch` watches: a ConfigMap swap replaces the
@@ -493,10 +510,16 @@ fn serve<I: crate::inspect::Inspector>(
     build: Box<dyn FnMut() -> Result<Arc<I>, String> + Send>,
     watch: &[PathBuf],
     watch_interval: Duration,
+    source: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let stop = server::install_stop_signals()?;
     let sighup = reload::Sighup::install()?;
+    let shards = cfg.shards;
     let (server, swap) = server::Server::start_with_flag(cfg, first, stop)?;
+    notify::ready(&format!(
+        "serving {source} (rule set generation 1) on {} with {shards} shard(s)",
+        server.local_addr()
+    ));
     let handle = reload::spawn(reload::Reloader {
         build,
         swap,

@@ -15,12 +15,12 @@ use spoa_waf::config::FileConfig;
 use spoa_waf::server::{Server, ServerConfig};
 use spoa_waf::spop::{self, MessageSpec, Metadata, TypedData};
 
-use crate::crs4::shared_dir;
 use crate::haproxy::{haproxy_available, Haproxy, Mode};
 use crate::util::*;
 
-fn crs_dir() -> std::path::PathBuf {
-    shared_dir().join("crs").join("v4.28.0")
+/// CRS 4.28 (shared or fetched), or `None` after printing why `test` skips.
+fn crs_dir(test: &str) -> Option<std::path::PathBuf> {
+    crate::crs4::crs_or_skip("v4.28.0", test)
 }
 
 /// A coraza-spoa v0.7 file as its users write it: CRS through the embedded names for two
@@ -129,11 +129,14 @@ fn verdict_of(c: &mut SpopClient, frame: BytesMut, var: &str) -> String {
 
 #[test]
 fn apps_select_rule_sets_and_share_equal_compilations() {
+    let Some(crs) = crs_dir("apps_select_rule_sets_and_share_equal_compilations") else {
+        return;
+    };
     let dir = temp_dir("apps");
     let path = dir.join("coraza-spoa.yaml");
     std::fs::write(&path, yaml("127.0.0.1:0")).unwrap();
     let cfg = FileConfig::load(&path).unwrap();
-    let apps = Applications::build(&cfg, &path, &crs_dir()).unwrap();
+    let apps = Applications::build(&cfg, &path, &crs.clone()).unwrap();
     assert_eq!(apps.apps().len(), 3);
     assert_eq!(
         apps.compilations(),
@@ -191,12 +194,15 @@ fn apps_select_rule_sets_and_share_equal_compilations() {
 
 #[test]
 fn a_broken_application_names_the_yaml_line() {
+    let Some(crs) = crs_dir("a_broken_application_names_the_yaml_line") else {
+        return;
+    };
     let dir = temp_dir("apps-broken");
     let path = dir.join("c.yaml");
     let text = yaml("127.0.0.1:0").replace("msg:'lenient'", "msg:'lenient',no-such-action");
     std::fs::write(&path, &text).unwrap();
     let cfg = FileConfig::load(&path).unwrap();
-    let err = Applications::build(&cfg, &path, &crs_dir()).unwrap_err();
+    let err = Applications::build(&cfg, &path, &crs.clone()).unwrap_err();
     let line = text
         .lines()
         .position(|l| l.contains("no-such-action"))
@@ -261,6 +267,9 @@ pub fn start_binary(args: &[&std::ffi::OsStr]) -> (KillOnDrop, Arc<Mutex<Vec<Str
 
 #[test]
 fn haproxy_selects_applications_by_host_header() {
+    let Some(crs) = crs_dir("haproxy_selects_applications_by_host_header") else {
+        return;
+    };
     assert!(
         haproxy_available(),
         "/usr/sbin/haproxy missing: run tests/setup-debian.sh"
@@ -274,7 +283,7 @@ fn haproxy_selects_applications_by_host_header() {
         "--config".as_ref(),
         path.as_os_str(),
         "--crs-dir".as_ref(),
-        crs_dir().as_os_str(),
+        crs.clone().as_os_str(),
         "--shards".as_ref(),
         "1".as_ref(),
     ]);
@@ -309,6 +318,9 @@ fn haproxy_selects_applications_by_host_header() {
 
 #[test]
 fn test_config_checks_a_yaml_file_before_a_reload() {
+    let Some(crs) = crs_dir("test_config_checks_a_yaml_file_before_a_reload") else {
+        return;
+    };
     let dir = temp_dir("apps-test-config");
     let path = dir.join("c.yaml");
     let run = |text: &str| {
@@ -317,7 +329,7 @@ fn test_config_checks_a_yaml_file_before_a_reload() {
             .args(["test-config", "--config"])
             .arg(&path)
             .arg("--crs-dir")
-            .arg(crs_dir())
+            .arg(crs.clone())
             .output()
             .unwrap()
     };

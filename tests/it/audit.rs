@@ -14,7 +14,7 @@ use spoa_waf::corpus::CorpusRequest;
 use spoa_waf::engine::Engine;
 use spoa_waf::inspect::{HeaderBlock, HttpRequest, Inspector};
 
-use crate::engine::shared_dir;
+use crate::crs4::shared_tool_or_skip;
 use crate::util::{repo_root, temp_dir};
 
 /// Values that differ from libmodsecurity3 on purpose (paths into `transaction`), and why.
@@ -60,7 +60,7 @@ pub fn modsec_ref() -> Option<PathBuf> {
 }
 
 fn build_modsec_ref() -> Option<PathBuf> {
-    let src = shared_dir().join("tools/modsec-ref/modsec_ref.cc");
+    let src = shared_tool_or_skip("modsec-ref", "audit")?.join("modsec_ref.cc");
     let out = repo_root().join("target/modsec-ref-audit");
     if out.exists()
         && std::fs::metadata(&out).and_then(|m| m.modified()).ok()

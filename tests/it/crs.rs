@@ -19,7 +19,7 @@ use spoa_waf::inspect::Inspector;
 use spoa_waf::inspect::{HeaderBlock, HttpRequest, HttpResponse};
 use spoa_waf::seclang;
 
-use crate::engine::shared_dir;
+use crate::crs4::{crs_dir, crs_or_skip};
 
 /// One runnable stage.
 struct Case {
@@ -38,7 +38,7 @@ fn repo() -> PathBuf {
 }
 
 fn config_text(version: &str) -> String {
-    let crs = shared_dir().join("crs").join(version);
+    let crs = crs_dir(version).expect("run_suite checked it");
     let v4 = version.starts_with("v4");
     let settings = if v4 {
         "setvar:tx.blocking_paranoia_level=4,setvar:tx.crs_validate_utf8_encoding=1,\
@@ -173,9 +173,8 @@ fn maybe_form_encode(data: &str) -> String {
 
 /// Reads one suite. Returns runnable cases and (name, reason) of the unrunnable ones.
 fn load_cases(version: &str) -> (Vec<Case>, Vec<(String, String)>) {
-    let dir = shared_dir()
-        .join("crs")
-        .join(version)
+    let dir = crs_dir(version)
+        .expect("run_suite checked it")
         .join("tests/regression/tests");
     let mut files = Vec::new();
     yaml_files(&dir, &mut files);
@@ -447,6 +446,9 @@ fn overrides() -> BTreeMap<String, SuiteOverrides> {
 }
 
 fn run_suite(version: &str) {
+    if crs_or_skip(version, &format!("the CRS {version} regression suite")).is_none() {
+        return;
+    }
     let ov = overrides();
     let o = ov
         .get(version)

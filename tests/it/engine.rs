@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 
 use spoa_waf::seclang;
 
-pub use crate::crs4::shared_dir;
-
 fn conf_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -18,11 +16,13 @@ fn conf_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn every_crs_file_parses() {
-    let shared = shared_dir();
     let mut files = Vec::new();
     for v in ["v3.3.4", "v4.28.0"] {
-        files.extend(conf_files(&shared.join("crs").join(v).join("rules")));
-        files.push(shared.join("crs").join(v).join("crs-setup.conf.example"));
+        let Some(crs) = crate::crs4::crs_or_skip(v, "every_crs_file_parses") else {
+            return;
+        };
+        files.extend(conf_files(&crs.join("rules")));
+        files.push(crs.join("crs-setup.conf.example"));
     }
     let debian = Path::new("/usr/share/modsecurity-crs/rules");
     if debian.is_dir() {

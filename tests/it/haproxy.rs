@@ -1,6 +1,7 @@
 //! End to end with the real Debian HAProxy (`/usr/sbin/haproxy`, 2.6 on Debian 12) configured
 //! exactly as HAProxy Ingress generates it (contract §1.2–1.3), in both modes, in front of the
-//! agent; real HTTP requests over TCP. A backend answers 200 with `http-request return`.
+//! agent; real HTTP requests over TCP. A backend answers 200 with `http-request return`. HAProxy
+//! 3.0 and 3.2 (from later Debian suites, `tests/haproxy/fetch-other.sh`) run the same scenarios.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -69,12 +70,21 @@ impl Haproxy {
 
     /// [`Haproxy::start`] with the agent's address as HAProxy spells it (`unix@/path`).
     pub(crate) fn start_at(mode: Mode, agent: &str) -> Haproxy {
+        Self::start_with_at(Path::new(HAPROXY), mode, agent)
+    }
+
+    /// `start` with another HAProxy binary (or wrapper), e.g. a 3.x from [`other_haproxy`].
+    fn start_with(haproxy: &Path, mode: Mode, agent: SocketAddr) -> Haproxy {
+        Self::start_with_at(haproxy, mode, &agent.to_string())
+    }
+
+    fn start_with_at(haproxy: &Path, mode: Mode, agent: &str) -> Haproxy {
         let dir = temp_dir("haproxy");
         let port = free_port();
         std::fs::write(dir.join("spoe-modsecurity.conf"), data(mode.files().0)).unwrap();
         let cfg = dir.join("haproxy.cfg");
         std::fs::write(&cfg, haproxy_cfg(mode, &dir, port, agent)).unwrap();
-        let check = Command::new(HAPROXY)
+        let check = Command::new(haproxy)
             .arg("-c")
             .arg("-f")
             .arg(&cfg)
@@ -85,7 +95,7 @@ impl Haproxy {
             "haproxy -c: {}",
             String::from_utf8_lossy(&check.stderr)
         );
-        let mut child = Command::new(HAPROXY)
+        let mut child = Command::new(haproxy)
             .arg("-db")
             .arg("-f")
             .arg(&cfg)
@@ -155,8 +165,12 @@ fn scenario(mode: Mode) {
         haproxy_available(),
         "{HAPROXY} missing: run tests/setup-debian.sh"
     );
+    scenario_with(Path::new(HAPROXY), mode);
+}
+
+fn scenario_with(haproxy: &Path, mode: Mode) {
     let agent = start_agent(1, |_| {});
-    let h = Haproxy::start(mode, agent.local_addr());
+    let h = Haproxy::start_with(haproxy, mode, agent.local_addr());
     let (code, body) = h.get("/index.html?q=hello");
     assert_eq!(code, 200, "benign request: {body}");
     let (code, resp) = h.get("/?p=/etc/passwd");
@@ -190,6 +204,69 @@ fn haproxy_coraza_mode_passes_benign_and_blocks_attack() {
 #[test]
 fn haproxy_coraza_legacy_rules_need_fail_0() {
     scenario(Mode::CorazaLegacy);
+}
+
+/// HAProxy from another Debian suite (`trixie` 3.0, `sid` 3.2), unpacked under target/haproxy by
+/// `tests/haproxy/fetch-other.sh` (signed archive, pinned hashes); `None` after printing why the
+/// test skips (the archive cannot be reached).
+fn other_haproxy(suite: &str, test: &str) -> Option<PathBuf> {
+    use std::sync::OnceLock;
+    static TRIXIE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static SID: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let cell = if suite == "trixie" { &TRIXIE } else { &SID };
+    let got = cell.get_or_init(|| {
+        let o = Command::new(repo_root().join("tests/haproxy/fetch-other.sh"))
+            .arg(suite)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if o.status.success() {
+            Ok(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+        }
+    });
+    match got {
+        Ok(p) => Some(p.clone()),
+        Err(why) => {
+            // Straight to stderr: the harness captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {test}: no HAProxy from {suite}: {why}"
+            );
+            None
+        }
+    }
+}
+
+/// HAProxy 3.0 (trixie): the last SPOE applet.
+#[test]
+fn haproxy_3_0_classic_mode_passes_benign_and_blocks_attack() {
+    if let Some(h) = other_haproxy("trixie", "haproxy_3_0_classic_mode") {
+        scenario_with(&h, Mode::Classic);
+    }
+}
+
+#[test]
+fn haproxy_3_0_coraza_mode_passes_benign_and_blocks_attack() {
+    if let Some(h) = other_haproxy("trixie", "haproxy_3_0_coraza_mode") {
+        scenario_with(&h, Mode::Coraza);
+    }
+}
+
+/// HAProxy 3.2 (sid): the SPOP multiplexer of >= 3.1 (odd stream ids, frames of many streams
+/// on one connection).
+#[test]
+fn haproxy_3_2_classic_mode_passes_benign_and_blocks_attack() {
+    if let Some(h) = other_haproxy("sid", "haproxy_3_2_classic_mode") {
+        scenario_with(&h, Mode::Classic);
+    }
+}
+
+#[test]
+fn haproxy_3_2_coraza_mode_passes_benign_and_blocks_attack() {
+    if let Some(h) = other_haproxy("sid", "haproxy_3_2_coraza_mode") {
+        scenario_with(&h, Mode::Coraza);
+    }
 }
 
 #[test]

@@ -23,6 +23,8 @@ mod agreement;
 mod haproxy;
 // The audit log against libmodsecurity3's own, and live behind HAProxy.
 mod audit;
+// The systemd unit, the seccomp profiles, the Debian package, readiness notification.
+mod deploy;
 // Hot reload: under load, SIGHUP, --watch.
 mod reload;
 // Applications from coraza-spoa's YAML; `app` selects the rule set.

@@ -182,6 +182,12 @@ fn extracts_rx_arguments_with_continuations_and_escaped_quotes() {
 
 #[test]
 fn every_crs_rx_pattern_builds_and_agrees_with_pcre2() {
+    let test = "every_crs_rx_pattern_builds_and_agrees_with_pcre2";
+    for v in ["v3.3.4", "v4.28.0"] {
+        if crate::crs4::crs_or_skip(v, test).is_none() {
+            return;
+        }
+    }
     let (patterns, counts) = all_patterns();
     // crs-scope §9: 265 @rx directives in Debian's 3.3.4 (one with a macro), 318 in v4.28.0.
     assert!(
