@@ -42,6 +42,7 @@ mod fasthash;
 #[cfg(feature = "engine")]
 #[allow(unsafe_code)]
 pub mod matcher;
+#[cfg(feature = "engine")]
 pub mod notify;
 #[cfg(feature = "engine")]
 pub mod observe;
