@@ -235,18 +235,8 @@ impl AuditConfig {
     }
 }
 
-/// The directives [`AuditConfig::apply`] understands.
-pub const DIRECTIVES: &[&str] = &[
-    "SecAuditEngine",
-    "SecAuditLogRelevantStatus",
-    "SecAuditLogParts",
-    "SecAuditLogType",
-    "SecAuditLog",
-    "SecAuditLogStorageDir",
-    "SecAuditLogFormat",
-    "SecAuditLogFileMode",
-    "SecAuditLogDirMode",
-];
+/// The directives [`AuditConfig::apply`] understands (the parser's list of them).
+pub use crate::seclang::AUDIT_DIRECTIVES as DIRECTIVES;
 
 #[cfg(test)]
 mod tests {

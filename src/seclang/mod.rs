@@ -112,7 +112,10 @@ const SETTINGS: &[&str] = &[
     "SecArgumentsLimit",
     "SecRequestBodyJsonDepthLimit",
     "SecArgumentSeparator",
-    // The audit log (`audit::config` gives them meaning).
+];
+
+/// The audit-log settings (`audit::config` gives them meaning); parsed like [`SETTINGS`].
+pub const AUDIT_DIRECTIVES: &[&str] = &[
     "SecAuditEngine",
     "SecAuditLogRelevantStatus",
     "SecAuditLogParts",
@@ -310,7 +313,11 @@ fn parse_text(
                     .push(Directive::UpdateActionById(id, actions, span));
             }
             _ => {
-                if let Some(canon) = SETTINGS.iter().find(|s| s.eq_ignore_ascii_case(name)) {
+                if let Some(canon) = SETTINGS
+                    .iter()
+                    .chain(AUDIT_DIRECTIVES)
+                    .find(|s| s.eq_ignore_ascii_case(name))
+                {
                     need(1)?;
                     cfg.directives.push(Directive::Setting(
                         (*canon).to_string(),
